@@ -1,0 +1,7 @@
+"""Contract checks for priors plugins (see :mod:`vaetk.testing`)."""
+
+from __future__ import annotations
+
+from vaetk.testing import Check
+
+CHECKS: list[Check] = []
