@@ -38,6 +38,7 @@ import json
 import math
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -323,13 +324,13 @@ def _cache_path(directory: Path, n: int, length_scale: float) -> Path:
 
 def _load_cached(path: Path, n: int, length_scale: float, n_modes: int) -> tuple[np.ndarray, np.ndarray] | None:
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
             ok = (int(data["version"]) == _ALGORITHM_VERSION and int(data["n"]) == n
                   and float(data["length_scale"]) == length_scale and len(data["values"]) >= n_modes)
             if not ok:
                 return None
             return data["values"][:n_modes].copy(), data["modes"][:n_modes].copy()
-    except (OSError, KeyError, ValueError, EOFError):  # missing, truncated or foreign file: recompute
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing/truncated/foreign: recompute
         return None
 
 
