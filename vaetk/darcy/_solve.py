@@ -71,10 +71,11 @@ def _as_batch(array: Any, name: str) -> np.ndarray:
             f"{name} must be a real numeric array (float or int); got dtype {arr.dtype}. Convert it with "
             f"np.asarray({name}, dtype=float)."
         )
+    given = arr.shape
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
-        raise DataError(f"{name} must have shape (n, n) or (N, n, n) on a square node grid; got shape {arr.shape}.")
+        raise DataError(f"{name} must have shape (n, n) or (N, n, n) on a square node grid; got shape {given}.")
     if arr.shape[1] < 3:
         raise DataError(f"{name}: the grid needs at least 3 x 3 nodes; got {arr.shape[1]} x {arr.shape[2]}.")
     if arr.shape[0] == 0:
