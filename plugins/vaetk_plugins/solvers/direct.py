@@ -14,8 +14,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from vaetk.darcy._kernels import assemble, bordered_matrices
-from vaetk.darcy.solvers import Solver, SolverResult, bordered_rhs
 from vaetk.darcy._sources import trapezoid_weights
+from vaetk.darcy.solvers import Solver, SolverResult, bordered_rhs
 from vaetk.errors import SolverError
 
 
