@@ -1,0 +1,70 @@
+"""`vaetk solve` and `vaetk demo`: the KLE2 batch summary, its determinism and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vaetk.cli.__main__ import main
+from vaetk.cli.solve import sample_theta, solve_summary
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kle-cache")  # one KLE computation per grid size for the whole module
+
+
+@pytest.fixture(autouse=True)
+def kle_cache(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAETK_CACHE_DIR", str(cache_dir))
+
+
+def test_solve_prints_a_summary_with_timings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["solve", "--n-grid", "17", "--n-samples", "3", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "3 KLE2 samples on a 17 x 17 grid, conservative scheme, solver 'native', 1 thread(s)" in out
+    for label in ("per sample", "residual max", "mass balance max", "iterations"):
+        assert label in out
+
+
+def test_solve_json_is_deterministic_and_consistent(capsys: pytest.CaptureFixture[str]) -> None:
+    runs = []
+    for _ in range(2):
+        assert main(["solve", "--n-grid", "17", "--n-samples", "4", "--scheme", "paper", "--json"]) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    a, b = runs
+    assert a["solver"] == "direct" and a["iterations_max"] == 0 and a["residual_max"] < 1e-12
+    assert (a["pressure_min"], a["pressure_max"]) == (b["pressure_min"], b["pressure_max"])
+
+
+def test_theta_of_a_sample_does_not_depend_on_the_batch_size() -> None:
+    np.testing.assert_array_equal(sample_theta(7, 5, 2)[:3], sample_theta(7, 3, 2))
+    assert not np.array_equal(sample_theta(7, 1, 2), sample_theta(8, 1, 2))
+
+
+def test_summary_trust_measures_hold_for_the_native_solver() -> None:
+    summary = solve_summary(17, 4, seed=1, n_threads=2)
+    assert summary.solver == "native" and summary.iterations_max >= 1
+    assert summary.residual_max <= summary.tol == 1e-10
+    assert summary.mass_balance_max < 1e-8 and summary.zero_mean_max < 1e-12
+    assert summary.per_sample_ms > 0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["solve", "--solver", "natve"], "Did you mean 'native'?"),
+    (["solve", "--scheme", "paper", "--solver", "native"], "does not support the 'paper' scheme"),
+    (["solve", "--n-grid", "2"], "'n_grid' parameter of solve_summary() must be an int >= 3"),
+    (["demo", "--n-samples", "0"], "'n_samples' parameter"),
+])
+def test_bad_options_exit_1_with_a_message(argv: list[str], message: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_demo_runs_the_solve_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--n-grid", "17", "--n-samples", "2"]) == 0
+    assert "2 KLE2 samples on a 17 x 17 grid" in capsys.readouterr().out
