@@ -23,6 +23,13 @@ struct Level {
   std::vector<double> a;   // (m * m, 9)
   std::vector<double> x, b, r;  // padded, (m + 2)^2
   index_t offset[9] = {};  // padded-index offset of each tap
+  bool five_point = false;  // corner taps are all zero (the finest level)
+  std::vector<double> inv_diag;  // 1 / a[centre]: Gauss-Seidel multiplies instead of dividing
+
+  void finish() {
+    inv_diag.resize(m * m);
+    for (index_t k = 0; k < m * m; ++k) inv_diag[k] = 1.0 / a[9 * k + 4];
+  }
 
   explicit Level(index_t m_) : m(m_), stride(m_ + 2), a(9 * m_ * m_, 0.0) {
     const index_t size = (m + 2) * (m + 2);
@@ -107,36 +114,54 @@ void galerkin(const Level& F, const std::vector<Parents>& par, Level& C) {
     }
 }
 
+// Sum of a[t] * x[p + offset[t]] over the taps, written out so the compiler can keep everything in registers.
+// The finest level is a 5-point stencil (its corner taps are zero) and skips them.
+template <bool kFivePoint, bool kSkipCentre>
+inline double stencil_sum(const double* a, const double* x, index_t p, index_t s) {
+  double v = a[1] * x[p - s] + a[3] * x[p - 1] + a[5] * x[p + 1] + a[7] * x[p + s];
+  if (!kSkipCentre) v += a[4] * x[p];
+  if (!kFivePoint) v += a[0] * x[p - s - 1] + a[2] * x[p - s + 1] + a[6] * x[p + s - 1] + a[8] * x[p + s + 1];
+  return v;
+}
+
 // r = b - A x on the padded vectors.
-void residual(Level& L) {
-  const index_t m = L.m;
+template <bool kFivePoint>
+void residual_impl(Level& L) {
+  const index_t m = L.m, s = L.stride;
+  const double* a = L.a.data();
+  const double* x = L.x.data();
   for (index_t i = 0; i < m; ++i)
     for (index_t j = 0; j < m; ++j) {
       const index_t p = L.pad(i, j);
-      const double* a = &L.a[9 * (i * m + j)];
-      double s = L.b[p];
-      for (int t = 0; t < 9; ++t) s -= a[t] * L.x[p + L.offset[t]];
-      L.r[p] = s;
+      L.r[p] = L.b[p] - stencil_sum<kFivePoint, false>(a + 9 * (i * m + j), x, p, s);
     }
 }
 
+template <bool kFivePoint>
 inline void relax_node(Level& L, index_t i, index_t j) {
   const index_t p = L.pad(i, j);
   const double* a = &L.a[9 * (i * L.m + j)];
-  double s = L.b[p];
-  for (int t = 0; t < 9; ++t)
-    if (t != kCentre) s -= a[t] * L.x[p + L.offset[t]];
-  L.x[p] = s / a[kCentre];
+  L.x[p] = (L.b[p] - stencil_sum<kFivePoint, true>(a, L.x.data(), p, L.stride)) * L.inv_diag[i * L.m + j];
 }
 
-void gauss_seidel_forward(Level& L) {
+template <bool kFivePoint>
+void gauss_seidel_forward_impl(Level& L) {
   for (index_t i = 0; i < L.m; ++i)
-    for (index_t j = 0; j < L.m; ++j) relax_node(L, i, j);
+    for (index_t j = 0; j < L.m; ++j) relax_node<kFivePoint>(L, i, j);
 }
 
-void gauss_seidel_backward(Level& L) {
+template <bool kFivePoint>
+void gauss_seidel_backward_impl(Level& L) {
   for (index_t i = L.m - 1; i >= 0; --i)
-    for (index_t j = L.m - 1; j >= 0; --j) relax_node(L, i, j);
+    for (index_t j = L.m - 1; j >= 0; --j) relax_node<kFivePoint>(L, i, j);
+}
+
+void residual(Level& L) { L.five_point ? residual_impl<true>(L) : residual_impl<false>(L); }
+void gauss_seidel_forward(Level& L) {
+  L.five_point ? gauss_seidel_forward_impl<true>(L) : gauss_seidel_forward_impl<false>(L);
+}
+void gauss_seidel_backward(Level& L) {
+  L.five_point ? gauss_seidel_backward_impl<true>(L) : gauss_seidel_backward_impl<false>(L);
 }
 
 // Dense LU (partial pivoting) of the coarsest operator plus sigma 1 1^T, which removes the constant null space:
@@ -211,11 +236,14 @@ struct Hierarchy {
   Hierarchy(const double* K, index_t n, const MGOptions& opt) : pre(opt.pre_sweeps), post(opt.post_sweeps) {
     levels.emplace_back(n);
     fine_operator(K, n, levels.back());
+    levels.back().five_point = true;
+    levels.back().finish();
     while (levels.back().m > opt.coarse_nodes && levels.back().m > 3) {
       const index_t m = levels.back().m;
       parents.push_back(parents_1d(m));
       levels.emplace_back(coarse_size(m));
       galerkin(levels[levels.size() - 2], parents.back(), levels.back());
+      levels.back().finish();
     }
     coarse.factor(levels.back());
   }
@@ -290,13 +318,8 @@ struct Hierarchy {
     for (index_t i = 0; i < m; ++i)
       for (index_t j = 0; j < m; ++j) L.x[L.pad(i, j)] = v[i * m + j];
     for (index_t i = 0; i < m; ++i)
-      for (index_t j = 0; j < m; ++j) {
-        const index_t p = L.pad(i, j);
-        const double* a = &L.a[9 * (i * m + j)];
-        double s = 0.0;
-        for (int t = 0; t < 9; ++t) s += a[t] * L.x[p + L.offset[t]];
-        y[i * m + j] = s;
-      }
+      for (index_t j = 0; j < m; ++j)
+        y[i * m + j] = stencil_sum<true, false>(&L.a[9 * (i * m + j)], L.x.data(), L.pad(i, j), L.stride);
   }
 };
 
