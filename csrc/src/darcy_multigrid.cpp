@@ -62,6 +62,28 @@ void fine_operator(const double* K, index_t n, Level& L) {
   }
 }
 
+// Fine-level stencil of the paper scheme (same coefficients as darcy_assemble): the expanded non-conservative
+// form, with the coefficient of a mirrored ghost node added to the tap of its mirror image.
+inline index_t mirror(index_t i, index_t n) { return i < 0 ? -i : (i > n - 1 ? 2 * (n - 1) - i : i); }
+
+void fine_operator_paper(const double* K, index_t n, Level& L) {
+  const double h = 1.0 / static_cast<double>(n - 1);
+  const double h2 = h * h;
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < n; ++j) {
+      const index_t k = i * n + j;
+      const double Kc = K[k];
+      const double dKx = K[i * n + mirror(j + 1, n)] - K[i * n + mirror(j - 1, n)];
+      const double dKy = K[mirror(i + 1, n) * n + j] - K[mirror(i - 1, n) * n + j];
+      double* a = &L.a[9 * k];
+      a[kCentre] = 4.0 * Kc / h2;
+      a[j < n - 1 ? 5 : 3] += -Kc / h2 - dKx / (4.0 * h2);     // east (ghost east -> west)
+      a[j > 0 ? 3 : 5] += -Kc / h2 - (-dKx) / (4.0 * h2);      // west
+      a[i < n - 1 ? 7 : 1] += -Kc / h2 - dKy / (4.0 * h2);     // north
+      a[i > 0 ? 1 : 7] += -Kc / h2 - (-dKy) / (4.0 * h2);      // south
+    }
+}
+
 // 1-D coarsening by two: coarse nodes are the even fine nodes plus the last one (so any m works). Each fine node
 // either is a coarse node (weight 1) or lies midway between two (weights 1/2): linear interpolation.
 struct Parents {
@@ -233,9 +255,13 @@ struct Hierarchy {
   DenseSolver coarse;
   int pre = 1, post = 1;
 
-  Hierarchy(const double* K, index_t n, const MGOptions& opt) : pre(opt.pre_sweeps), post(opt.post_sweeps) {
+  Hierarchy(const double* K, index_t n, Scheme scheme, const MGOptions& opt)
+      : pre(opt.pre_sweeps), post(opt.post_sweeps) {
     levels.emplace_back(n);
-    fine_operator(K, n, levels.back());
+    if (scheme == Scheme::conservative)
+      fine_operator(K, n, levels.back());
+    else
+      fine_operator_paper(K, n, levels.back());
     levels.back().five_point = true;
     levels.back().finish();
     while (levels.back().m > opt.coarse_nodes && levels.back().m > 3) {
@@ -296,17 +322,19 @@ struct Hierarchy {
     for (int s = 0; s < post; ++s) gauss_seidel_backward(L);
   }
 
-  // z = M r with the result projected to zero sum (keeps CG in the range of the singular operator).
-  void precondition(const std::vector<double>& r, std::vector<double>& z) {
+  // z = M r, optionally projected to zero sum (keeps CG in the range of the symmetric singular operator).
+  void precondition(const std::vector<double>& r, std::vector<double>& z, bool project = true) {
     Level& L = levels[0];
     const index_t m = L.m;
     for (index_t i = 0; i < m; ++i)
       for (index_t j = 0; j < m; ++j) L.b[L.pad(i, j)] = r[i * m + j];
     vcycle(0);
     double mean = 0.0;
-    for (index_t i = 0; i < m; ++i)
-      for (index_t j = 0; j < m; ++j) mean += L.x[L.pad(i, j)];
-    mean /= static_cast<double>(m * m);
+    if (project) {
+      for (index_t i = 0; i < m; ++i)
+        for (index_t j = 0; j < m; ++j) mean += L.x[L.pad(i, j)];
+      mean /= static_cast<double>(m * m);
+    }
     for (index_t i = 0; i < m; ++i)
       for (index_t j = 0; j < m; ++j) z[i * m + j] = L.x[L.pad(i, j)] - mean;
   }
@@ -354,7 +382,7 @@ void solve_one(const double* K, const double* f, index_t n, const MGOptions& opt
   std::vector<double> b(nn);
   for (index_t k = 0; k < nn; ++k) b[k] = rhs[k] - lam * w[k];
 
-  Hierarchy H(K, n, opt);
+  Hierarchy H(K, n, Scheme::conservative, opt);
   std::vector<double> r(b), z(nn), p(nn), q(nn);
   const double target = opt.tol * rhs_norm;
   index_t it = 0;
@@ -393,7 +421,114 @@ void solve_one(const double* K, const double* f, index_t n, const MGOptions& opt
   *out_iterations = it;
 }
 
+// Paper scheme: A is not symmetric and its left null vector is unknown, so the multiplier cannot be found in
+// closed form. Instead solve B q = f with B = A + c w 1^T / N (nonsingular when the bordered system is): then
+// lam = c mean(q), and p = q - (w^T q) 1 satisfies A p + lam w = f, w^T p = 0 (A 1 = 0, sum w = 1). c scales the
+// rank-one term to the size of A's diagonal so that B is not nearly singular along the constants. BiCGStab, right-
+// preconditioned by the V-cycle of A.
+void solve_one_paper(const double* K, const double* f, index_t n, const MGOptions& opt, double* out_p,
+                     double* out_residual, index_t* out_iterations) {
+  const index_t nn = n * n;
+  const double h = 1.0 / static_cast<double>(n - 1);
+  std::vector<double> w(nn), b(f, f + nn);
+  double diag = 0.0;
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < n; ++j) {
+      const double ci = (i == 0 || i == n - 1) ? 0.5 : 1.0, cj = (j == 0 || j == n - 1) ? 0.5 : 1.0;
+      w[i * n + j] = h * h * ci * cj;
+      diag += 4.0 * K[i * n + j];
+    }
+  const double rhs_norm = std::sqrt(dot(b, b));
+  if (rhs_norm == 0.0) {
+    for (index_t k = 0; k < nn; ++k) out_p[k] = 0.0;
+    *out_residual = 0.0;
+    *out_iterations = 0;
+    return;
+  }
+  // mean(diag A) / mean(w) = (mean 4K / h^2) / (1 / nn): the rank-one term has the size of A's diagonal.
+  const double c = diag / static_cast<double>(nn) / (h * h) * static_cast<double>(nn);
+  Hierarchy H(K, n, Scheme::paper, opt);
+  auto applyB = [&](const std::vector<double>& v, std::vector<double>& y) {
+    H.apply(v, y);
+    double mean = 0.0;
+    for (index_t k = 0; k < nn; ++k) mean += v[k];
+    mean *= c / static_cast<double>(nn);
+    for (index_t k = 0; k < nn; ++k) y[k] += mean * w[k];
+  };
+  std::vector<double> x(nn, 0.0), r(b), rhat(nn), p(nn, 0.0), v(nn, 0.0), phat(nn), s(nn), shat(nn), t(nn);
+  const double target = opt.tol * rhs_norm;
+  index_t it = 0;
+  double res = rhs_norm;
+  for (int restart = 0; restart < 3 && res > target && it < opt.maxiter; ++restart) {
+    rhat = r;
+    std::fill(p.begin(), p.end(), 0.0);
+    std::fill(v.begin(), v.end(), 0.0);
+    double rho = 1.0, alpha = 1.0, omega = 1.0;
+    while (it < opt.maxiter) {
+      const double rho_new = dot(rhat, r);
+      if (rho_new == 0.0 || omega == 0.0) break;  // breakdown: restart from the true residual
+      const double beta = (rho_new / rho) * (alpha / omega);
+      for (index_t k = 0; k < nn; ++k) p[k] = r[k] + beta * (p[k] - omega * v[k]);
+      H.precondition(p, phat, false);
+      applyB(phat, v);
+      const double rv = dot(rhat, v);
+      if (rv == 0.0) break;
+      alpha = rho_new / rv;
+      for (index_t k = 0; k < nn; ++k) s[k] = r[k] - alpha * v[k];
+      ++it;
+      if (std::sqrt(dot(s, s)) <= target) {
+        for (index_t k = 0; k < nn; ++k) x[k] += alpha * phat[k];
+        r = s;
+        break;
+      }
+      H.precondition(s, shat, false);
+      applyB(shat, t);
+      const double tt = dot(t, t);
+      omega = tt > 0.0 ? dot(t, s) / tt : 0.0;
+      for (index_t k = 0; k < nn; ++k) {
+        x[k] += alpha * phat[k] + omega * shat[k];
+        r[k] = s[k] - omega * t[k];
+      }
+      rho = rho_new;
+      if (std::sqrt(dot(r, r)) <= target) break;
+    }
+    applyB(x, t);
+    for (index_t k = 0; k < nn; ++k) r[k] = b[k] - t[k];
+    res = std::sqrt(dot(r, r));
+  }
+  // p = q - (w^T q) 1; lam = c mean(q). The reported residual is that of the bordered system for (p, lam).
+  double wq = 0.0, lam = 0.0;
+  for (index_t k = 0; k < nn; ++k) {
+    wq += w[k] * x[k];
+    lam += x[k];
+  }
+  lam *= c / static_cast<double>(nn);
+  for (index_t k = 0; k < nn; ++k) out_p[k] = x[k] - wq;
+  std::vector<double> pv(out_p, out_p + nn);
+  H.apply(pv, t);
+  double wp = 0.0;
+  for (index_t k = 0; k < nn; ++k) {
+    r[k] = b[k] - t[k] - lam * w[k];
+    wp += w[k] * pv[k];
+  }
+  *out_residual = std::sqrt(dot(r, r) + wp * wp) / rhs_norm;
+  *out_iterations = it;
+}
+
 }  // namespace
+
+void darcy_solve_paper_mg(const double* K, const double* f, index_t batch, index_t n, const MGOptions& options,
+                          double* out_p, double* out_residual, index_t* out_iterations, int n_threads) {
+  if (n < 3) fail("darcy_solve_paper_mg: n must be >= 3");
+  if (!(options.tol > 0.0)) fail("darcy_solve_paper_mg: tol must be > 0");
+  if (options.maxiter < 1) fail("darcy_solve_paper_mg: maxiter must be >= 1");
+  if (options.pre_sweeps < 0 || options.post_sweeps < 0) fail("darcy_solve_paper_mg: sweeps must be >= 0");
+  if (options.coarse_nodes < 3) fail("darcy_solve_paper_mg: coarse_nodes must be >= 3");
+  const index_t nn = n * n;
+  parallel_for(batch, n_threads, [&](index_t s) {
+    solve_one_paper(K + s * nn, f + s * nn, n, options, out_p + s * nn, out_residual + s, out_iterations + s);
+  });
+}
 
 void darcy_solve_conservative_mg(const double* K, const double* f, index_t batch, index_t n,
                                  const MGOptions& options, double* out_p, double* out_residual,

@@ -71,19 +71,20 @@ def test_batched_equals_looped_and_thread_count_independent(scheme: str, rng: np
         np.testing.assert_array_equal(u[s], kernels.velocity(p[s:s + 1], K[s:s + 1], scheme)[0])
 
 
-def test_multigrid_solver_batched_equals_looped_and_thread_count_independent(rng: np.random.Generator) -> None:
+def test_multigrid_solvers_batched_equal_looped_and_thread_count_independent(rng: np.random.Generator) -> None:
     from vaetk.darcy import paper_source
 
     n = 21
     K = _fields(rng, 4, n)
     f = np.broadcast_to(paper_source(n, quadrature="cell"), (4, n, n))
-    one = kernels.mg_solve_conservative(K, f, tol=1e-10, maxiter=100, n_threads=1)
-    two = kernels.mg_solve_conservative(K, f, tol=1e-10, maxiter=100, n_threads=2)
-    for a, b in zip(one, two, strict=True):
-        np.testing.assert_array_equal(a, b)
-    for s in range(4):
-        single = kernels.mg_solve_conservative(K[s:s + 1], f[s:s + 1], tol=1e-10, maxiter=100)
-        np.testing.assert_array_equal(single[0][0], one[0][s])
+    for scheme in ("conservative", "paper"):
+        one = kernels.mg_solve(K, f, scheme, tol=1e-10, maxiter=100, n_threads=1)
+        two = kernels.mg_solve(K, f, scheme, tol=1e-10, maxiter=100, n_threads=2)
+        for a, b in zip(one, two, strict=True):
+            np.testing.assert_array_equal(a, b)
+        for s in range(4):
+            single = kernels.mg_solve(K[s:s + 1], f[s:s + 1], scheme, tol=1e-10, maxiter=100)
+            np.testing.assert_array_equal(single[0][0], one[0][s])
 
 
 def test_kernels_reject_wrong_shapes() -> None:

@@ -59,15 +59,15 @@ def test_unknown_solver_name_suggests_a_close_match() -> None:
         solve(np.ones((5, 5)), solver="natve")
 
 
-def test_auto_picks_native_for_conservative_and_direct_for_paper() -> None:
+def test_auto_picks_native_for_both_schemes() -> None:
     K = np.ones((9, 9))
     assert solve(K, return_info=True)[1].solver == "native"
-    assert solve(K, scheme="paper", return_info=True)[1].solver == "direct"
+    assert solve(K, scheme="paper", return_info=True)[1].solver == "native"
 
 
 def test_solver_that_does_not_support_the_scheme_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"'native' does not support the 'paper' scheme.*direct.*reference"):
-        solve(np.ones((5, 5)), scheme="paper", solver="native")
+    with pytest.raises(ConfigError, match=r"'amg' does not support the 'paper' scheme.*direct, native, reference"):
+        solve(np.ones((5, 5)), scheme="paper", solver="amg")
 
 
 def test_solver_config_is_strict() -> None:

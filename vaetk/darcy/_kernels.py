@@ -17,7 +17,7 @@ from vaetk._build import core
 from vaetk._threads import effective_n_threads
 from vaetk.darcy._sources import trapezoid_weights
 
-__all__ = ["BatchOperator", "SCHEME_CODES", "assemble", "bordered_matrices", "mg_solve_conservative", "pattern",
+__all__ = ["BatchOperator", "SCHEME_CODES", "assemble", "bordered_matrices", "mg_solve", "pattern",
            "velocity"]
 
 SCHEME_CODES = {"paper": 0, "conservative": 1}
@@ -120,9 +120,10 @@ def velocity(pressure: np.ndarray, permeability: np.ndarray, scheme: str,
     return u
 
 
-def mg_solve_conservative(
+def mg_solve(
     permeability: np.ndarray,
     source: np.ndarray,
+    scheme: str,
     *,
     tol: float,
     maxiter: int,
@@ -131,7 +132,10 @@ def mg_solve_conservative(
     coarse_nodes: int = 9,
     n_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Multigrid-preconditioned CG on the conservative scheme (C++, parallel over the batch).
+    """Multigrid-preconditioned Krylov solve of ``scheme``'s bordered systems (C++, parallel over the batch).
+
+    Conservative: CG on the symmetric semi-definite operator. Paper: BiCGStab on a rank-one-regularised operator
+    (see ``csrc/include/vaetk/darcy.hpp``). ``iterations`` counts CG or BiCGStab steps.
 
     Returns
     -------
@@ -145,6 +149,7 @@ def mg_solve_conservative(
     p = np.empty_like(K)
     residual = np.empty(K.shape[0])
     iterations = np.empty(K.shape[0], dtype=np.int64)
-    core().darcy_solve_conservative_mg(K, f, float(tol), int(maxiter), int(pre_sweeps), int(post_sweeps),
-                                       int(coarse_nodes), p, residual, iterations, effective_n_threads(n_threads))
+    kernel = core().darcy_solve_conservative_mg if scheme == "conservative" else core().darcy_solve_paper_mg
+    kernel(K, f, float(tol), int(maxiter), int(pre_sweeps), int(post_sweeps),
+           int(coarse_nodes), p, residual, iterations, effective_n_threads(n_threads))
     return p, residual, iterations

@@ -22,8 +22,8 @@ SCHEMES = ("conservative", "paper")
 # The paper scheme reproduces the authors' data, node-sampled wells included; the conservative scheme defaults
 # to the exact dual-cell quadrature.
 DEFAULT_QUADRATURE = {"paper": "node", "conservative": "cell"}
-# What solver="auto" picks: the native multigrid solver where it applies, sparse LU otherwise.
-AUTO_SOLVER = {"conservative": "native", "paper": "direct"}
+# What solver="auto" picks: the native multigrid solver (it applies to both schemes).
+AUTO_SOLVER = {"conservative": "native", "paper": "native"}
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def solve(
         ``"conservative"``: harmonic-mean face permeabilities, symmetric operator. ``"paper"``: the authors'
         non-conservative expanded form. Both are second order.
     solver : str or Solver
-        ``"auto"`` (``"native"`` for the conservative scheme, ``"direct"`` for the paper scheme), the name of a
+        ``"auto"`` (``"native"``: C++ multigrid-preconditioned CG / BiCGStab), the name of a
         plugin of the ``vaetk.solvers`` group (built-ins: ``native``, ``direct``, ``amg``, ``reference``; see
         ``vaetk plugins list --group solvers``) or a configured :class:`vaetk.darcy.solvers.Solver` instance.
     n_threads : int, optional

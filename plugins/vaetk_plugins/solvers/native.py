@@ -1,9 +1,10 @@
-"""The ``native`` solver: matrix-free geometric multigrid-preconditioned CG in C++, parallel over the batch.
+"""The ``native`` solver: geometric multigrid-preconditioned Krylov solves in C++, parallel over the batch.
 
-The default solver of the conservative scheme (``solver="auto"``). See ``csrc/include/vaetk/darcy.hpp`` for the
-method: vertex coarsening by two for any n, bilinear prolongation, Galerkin coarse operators, symmetric
-Gauss-Seidel V-cycle, dense coarsest solve; the constant null space is handled by solving for the multiplier in
-closed form and projecting the preconditioned residual.
+The default solver of both schemes (``solver="auto"``). See ``csrc/include/vaetk/darcy.hpp`` for the method:
+vertex coarsening by two for any n, bilinear prolongation, Galerkin coarse operators, Gauss-Seidel V-cycle, dense
+coarsest solve. Conservative scheme: CG, with the multiplier in closed form and the preconditioned residual
+projected off the constant null space. Paper scheme (not symmetric): BiCGStab on a rank-one-regularised operator
+whose solution gives both the pressure and the multiplier.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaetk.config import check_param
-from vaetk.darcy._kernels import mg_solve_conservative
+from vaetk.darcy._kernels import mg_solve
 from vaetk.darcy.solvers import Solver, SolverResult, raise_if_unconverged
 
 
 class NativeSolver(Solver):
-    """Multigrid-preconditioned conjugate gradients (C++, OpenMP over the batch); conservative scheme only."""
+    """Multigrid-preconditioned CG (conservative) or BiCGStab (paper), C++, OpenMP over the batch."""
 
     iterative = True
 
@@ -31,7 +32,7 @@ class NativeSolver(Solver):
         tol : float
             Relative residual of the bordered system to reach.
         maxiter : int
-            CG iterations at most (typically 8-20 are needed).
+            Krylov iterations at most (typically 8-20 CG or 10-30 BiCGStab steps are needed).
         pre_sweeps, post_sweeps : int
             Forward / backward Gauss-Seidel sweeps per level (equal values keep the preconditioner symmetric).
         coarse_nodes : int
@@ -55,7 +56,7 @@ class NativeSolver(Solver):
             check_param(3 <= self.coarse_nodes <= 33, "coarse_nodes", "an int in [3, 33]", self.coarse_nodes, owner)
 
     def supports(self, scheme: str) -> bool:
-        return scheme == "conservative"
+        return scheme in ("conservative", "paper")
 
     def solve_batch(
         self,
@@ -68,8 +69,8 @@ class NativeSolver(Solver):
     ) -> SolverResult:
         tol = self.effective_tol(tol)
         c = self.config
-        p, residual, iterations = mg_solve_conservative(
-            permeability, source, tol=tol, maxiter=c.maxiter, pre_sweeps=c.pre_sweeps, post_sweeps=c.post_sweeps,
-            coarse_nodes=c.coarse_nodes, n_threads=n_threads)
+        p, residual, iterations = mg_solve(
+            permeability, source, scheme, tol=tol, maxiter=c.maxiter, pre_sweeps=c.pre_sweeps,
+            post_sweeps=c.post_sweeps, coarse_nodes=c.coarse_nodes, n_threads=n_threads)
         raise_if_unconverged(residual, iterations, tol, "native", c.maxiter)
         return SolverResult(p, residual, iterations)
