@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "vaetk/darcy.hpp"
+#include "vaetk/darcy_cell.hpp"
 #include "vaetk/parallel.hpp"
 
 namespace vaetk {
@@ -42,45 +43,17 @@ struct Level {
   index_t pad(index_t i, index_t j) const { return (i + 1) * stride + (j + 1); }
 };
 
-inline double harmonic(double a, double b) { return 2.0 * a * b / (a + b); }
-
-// Fine-level stencil of the conservative operator (same coefficients as darcy_assemble).
-void fine_operator(const double* K, index_t n, Level& L) {
-  for (index_t i = 0; i < n; ++i) {
-    const double len_x = (i == 0 || i == n - 1) ? 0.5 : 1.0;
-    for (index_t j = 0; j < n; ++j) {
-      const double len_y = (j == 0 || j == n - 1) ? 0.5 : 1.0;
-      const index_t k = i * n + j;
-      double* a = &L.a[9 * k];
-      double centre = 0.0;
-      if (j > 0) centre -= (a[3] = -harmonic(K[k - 1], K[k]) * len_x);
-      if (j < n - 1) centre -= (a[5] = -harmonic(K[k], K[k + 1]) * len_x);
-      if (i > 0) centre -= (a[1] = -harmonic(K[k - n], K[k]) * len_y);
-      if (i < n - 1) centre -= (a[7] = -harmonic(K[k], K[k + n]) * len_y);
-      a[kCentre] = centre;
-    }
-  }
-}
-
-// Fine-level stencil of the paper scheme (same coefficients as darcy_assemble): the expanded non-conservative
-// form, with the coefficient of a mirrored ghost node added to the tap of its mirror image.
-inline index_t mirror(index_t i, index_t n) { return i < 0 ? -i : (i > n - 1 ? 2 * (n - 1) - i : i); }
-
-void fine_operator_paper(const double* K, index_t n, Level& L) {
-  const double h = 1.0 / static_cast<double>(n - 1);
-  const double h2 = h * h;
+// Fine-level stencil of either scheme: the same rows as darcy_assemble (darcy_cell.hpp), as 9-tap stencils.
+void fine_operator(const double* K, index_t n, Scheme scheme, Level& L) {
   for (index_t i = 0; i < n; ++i)
     for (index_t j = 0; j < n; ++j) {
-      const index_t k = i * n + j;
-      const double Kc = K[k];
-      const double dKx = K[i * n + mirror(j + 1, n)] - K[i * n + mirror(j - 1, n)];
-      const double dKy = K[mirror(i + 1, n) * n + j] - K[mirror(i - 1, n) * n + j];
-      double* a = &L.a[9 * k];
-      a[kCentre] = 4.0 * Kc / h2;
-      a[j < n - 1 ? 5 : 3] += -Kc / h2 - dKx / (4.0 * h2);     // east (ghost east -> west)
-      a[j > 0 ? 3 : 5] += -Kc / h2 - (-dKx) / (4.0 * h2);      // west
-      a[i < n - 1 ? 7 : 1] += -Kc / h2 - dKy / (4.0 * h2);     // north
-      a[i > 0 ? 1 : 7] += -Kc / h2 - (-dKy) / (4.0 * h2);      // south
+      const DarcyRow r = scheme == Scheme::paper ? darcy_paper_row(K, n, i, j) : darcy_conservative_row(K, n, i, j);
+      double* a = &L.a[9 * (i * n + j)];
+      a[1] = r.s;
+      a[3] = r.w;
+      a[kCentre] = r.c;
+      a[5] = r.e;
+      a[7] = r.north;
     }
 }
 
@@ -258,10 +231,7 @@ struct Hierarchy {
   Hierarchy(const double* K, index_t n, Scheme scheme, const MGOptions& opt)
       : pre(opt.pre_sweeps), post(opt.post_sweeps) {
     levels.emplace_back(n);
-    if (scheme == Scheme::conservative)
-      fine_operator(K, n, levels.back());
-    else
-      fine_operator_paper(K, n, levels.back());
+    fine_operator(K, n, scheme, levels.back());
     levels.back().five_point = true;
     levels.back().finish();
     while (levels.back().m > opt.coarse_nodes && levels.back().m > 3) {
