@@ -2,7 +2,9 @@
 // structured node grid. See darcy.hpp for the method; the pieces, in order: level storage (9-point stencils on a
 // zero-padded grid), the fine operator from K, 1-D coarsening, Galerkin coarse operators, smoothing, the V-cycle,
 // and PCG.
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "vaetk/darcy.hpp"
@@ -165,6 +167,7 @@ struct DenseSolver {
   index_t size = 0;
   std::vector<double> lu;
   std::vector<index_t> piv;
+  mutable std::vector<double> y;  // solve() workspace
 
   void factor(const Level& L) {
     const index_t m = L.m;
@@ -203,7 +206,7 @@ struct DenseSolver {
 
   void solve(Level& L) const {
     const index_t m = L.m;
-    std::vector<double> y(size);
+    y.resize(size);
     for (index_t i = 0; i < m; ++i)
       for (index_t j = 0; j < m; ++j) y[i * m + j] = L.b[L.pad(i, j)];
     for (index_t c = 0; c < size; ++c) std::swap(y[c], y[piv[c]]);
@@ -228,18 +231,29 @@ struct Hierarchy {
   DenseSolver coarse;
   int pre = 1, post = 1;
 
-  Hierarchy(const double* K, index_t n, Scheme scheme, const MGOptions& opt)
-      : pre(opt.pre_sweeps), post(opt.post_sweeps) {
+  index_t coarse_nodes = 0;
+
+  // The grids and transfer tables for n (no operator yet; see setup).
+  Hierarchy(index_t n, const MGOptions& opt) : coarse_nodes(opt.coarse_nodes) {
     levels.emplace_back(n);
-    fine_operator(K, n, scheme, levels.back());
     levels.back().five_point = true;
-    levels.back().finish();
     while (levels.back().m > opt.coarse_nodes && levels.back().m > 3) {
       const index_t m = levels.back().m;
       parents.push_back(parents_1d(m));
       levels.emplace_back(coarse_size(m));
-      galerkin(levels[levels.size() - 2], parents.back(), levels.back());
-      levels.back().finish();
+    }
+  }
+
+  // Operators of every level for one permeability field: fine stencil, Galerkin products, coarsest LU.
+  void setup(const double* K, Scheme scheme, const MGOptions& opt) {
+    pre = opt.pre_sweeps;
+    post = opt.post_sweeps;
+    fine_operator(K, levels[0].m, scheme, levels[0]);  // writes the 5 taps; the corner taps stay zero
+    levels[0].finish();
+    for (std::size_t l = 1; l < levels.size(); ++l) {
+      std::fill(levels[l].a.begin(), levels[l].a.end(), 0.0);
+      galerkin(levels[l - 1], parents[l - 1], levels[l]);
+      levels[l].finish();
     }
     coarse.factor(levels.back());
   }
@@ -327,11 +341,29 @@ inline double dot(const std::vector<double>& a, const std::vector<double>& b) {
   return s;
 }
 
+// This thread's hierarchy for (n, coarse_nodes), reused across the samples of a batch and across calls: the
+// allocations (and their page faults) are paid once per thread, not per sample. Results do not depend on it:
+// setup() rewrites every operator and the V-cycle never reads a vector before writing it.
+Hierarchy& thread_hierarchy(index_t n, const MGOptions& opt) {
+  thread_local std::unique_ptr<Hierarchy> cached;
+  if (!cached || cached->levels[0].m != n || cached->coarse_nodes != opt.coarse_nodes)
+    cached = std::make_unique<Hierarchy>(n, opt);
+  return *cached;
+}
+
+// A zero-filled vector of size nn from this thread's pool (slot `slot`), reusing its capacity.
+std::vector<double>& scratch(int slot, index_t nn) {
+  thread_local std::vector<double> pool[12];
+  pool[slot].assign(nn, 0.0);
+  return pool[slot];
+}
+
 void solve_one(const double* K, const double* f, index_t n, const MGOptions& opt, double* out_p,
                double* out_residual, index_t* out_iterations) {
   const index_t nn = n * n;
   const double h = 1.0 / static_cast<double>(n - 1);
-  std::vector<double> w(nn), rhs(nn);
+  std::vector<double>& w = scratch(0, nn);
+  std::vector<double>& rhs = scratch(1, nn);
   for (index_t i = 0; i < n; ++i)
     for (index_t j = 0; j < n; ++j) {
       const double ci = (i == 0 || i == n - 1) ? 0.5 : 1.0, cj = (j == 0 || j == n - 1) ? 0.5 : 1.0;
@@ -339,7 +371,7 @@ void solve_one(const double* K, const double* f, index_t n, const MGOptions& opt
       rhs[i * n + j] = w[i * n + j] * f[i * n + j];
     }
   const double rhs_norm = std::sqrt(dot(rhs, rhs));
-  std::vector<double> x(nn, 0.0);
+  std::vector<double>& x = scratch(2, nn);
   if (rhs_norm == 0.0) {
     for (index_t k = 0; k < nn; ++k) out_p[k] = 0.0;
     *out_residual = 0.0;
@@ -349,11 +381,16 @@ void solve_one(const double* K, const double* f, index_t n, const MGOptions& opt
   // 1^T A = 0 and sum(w) = 1, so the multiplier is lam = sum(rhs); what remains is compatible.
   double lam = 0.0;
   for (index_t k = 0; k < nn; ++k) lam += rhs[k];
-  std::vector<double> b(nn);
+  std::vector<double>& b = scratch(3, nn);
   for (index_t k = 0; k < nn; ++k) b[k] = rhs[k] - lam * w[k];
 
-  Hierarchy H(K, n, Scheme::conservative, opt);
-  std::vector<double> r(b), z(nn), p(nn), q(nn);
+  Hierarchy& H = thread_hierarchy(n, opt);
+  H.setup(K, Scheme::conservative, opt);
+  std::vector<double>& r = scratch(4, nn);
+  std::vector<double>& z = scratch(5, nn);
+  std::vector<double>& p = scratch(6, nn);
+  std::vector<double>& q = scratch(7, nn);
+  r = b;
   const double target = opt.tol * rhs_norm;
   index_t it = 0;
   double res = std::sqrt(dot(r, r));
@@ -400,7 +437,9 @@ void solve_one_paper(const double* K, const double* f, index_t n, const MGOption
                      double* out_residual, index_t* out_iterations) {
   const index_t nn = n * n;
   const double h = 1.0 / static_cast<double>(n - 1);
-  std::vector<double> w(nn), b(f, f + nn);
+  std::vector<double>& w = scratch(0, nn);
+  std::vector<double>& b = scratch(1, nn);
+  std::copy(f, f + nn, b.begin());
   double diag = 0.0;
   for (index_t i = 0; i < n; ++i)
     for (index_t j = 0; j < n; ++j) {
@@ -417,7 +456,8 @@ void solve_one_paper(const double* K, const double* f, index_t n, const MGOption
   }
   // mean(diag A) / mean(w) = (mean 4K / h^2) / (1 / nn): the rank-one term has the size of A's diagonal.
   const double c = diag / static_cast<double>(nn) / (h * h) * static_cast<double>(nn);
-  Hierarchy H(K, n, Scheme::paper, opt);
+  Hierarchy& H = thread_hierarchy(n, opt);
+  H.setup(K, Scheme::paper, opt);
   auto applyB = [&](const std::vector<double>& v, std::vector<double>& y) {
     H.apply(v, y);
     double mean = 0.0;
@@ -425,7 +465,16 @@ void solve_one_paper(const double* K, const double* f, index_t n, const MGOption
     mean *= c / static_cast<double>(nn);
     for (index_t k = 0; k < nn; ++k) y[k] += mean * w[k];
   };
-  std::vector<double> x(nn, 0.0), r(b), rhat(nn), p(nn, 0.0), v(nn, 0.0), phat(nn), s(nn), shat(nn), t(nn);
+  std::vector<double>& x = scratch(2, nn);
+  std::vector<double>& r = scratch(3, nn);
+  std::vector<double>& rhat = scratch(4, nn);
+  std::vector<double>& p = scratch(5, nn);
+  std::vector<double>& v = scratch(6, nn);
+  std::vector<double>& phat = scratch(7, nn);
+  std::vector<double>& s = scratch(8, nn);
+  std::vector<double>& shat = scratch(9, nn);
+  std::vector<double>& t = scratch(10, nn);
+  r = b;
   const double target = opt.tol * rhs_norm;
   index_t it = 0;
   double res = rhs_norm;
@@ -474,7 +523,8 @@ void solve_one_paper(const double* K, const double* f, index_t n, const MGOption
   }
   lam *= c / static_cast<double>(nn);
   for (index_t k = 0; k < nn; ++k) out_p[k] = x[k] - wq;
-  std::vector<double> pv(out_p, out_p + nn);
+  std::vector<double>& pv = scratch(11, nn);
+  std::copy(out_p, out_p + nn, pv.begin());
   H.apply(pv, t);
   double wp = 0.0;
   for (index_t k = 0; k < nn; ++k) {
