@@ -94,3 +94,18 @@ def test_kernels_reject_wrong_shapes() -> None:
         core().darcy_assemble(np.ones((1, 3, 3)), 1, np.empty((1, 32)), 1)
     with pytest.raises(ValueError, match=r"permeability: expected shape \(batch, n, n\)"):
         core().darcy_assemble(np.ones((3, 4)), 1, np.empty((1, 32)), 1)
+
+
+def test_multigrid_workspace_reuse_does_not_leak_between_calls(rng: np.random.Generator) -> None:
+    """The per-thread hierarchy is reused across calls: switching scheme, n and K must not change any result."""
+    from vaetk.darcy import paper_source
+
+    def run(scheme: str, n: int, K: np.ndarray) -> np.ndarray:
+        f = paper_source(n, quadrature="cell")[None]
+        return kernels.mg_solve(K, f, scheme, tol=1e-10, maxiter=100, n_threads=1)[0]
+
+    K17, K18 = _fields(rng, 1, 17), _fields(rng, 1, 18)
+    first = run("paper", 17, K17)
+    run("conservative", 17, K17 * 3.0)
+    run("conservative", 18, K18)
+    np.testing.assert_array_equal(run("paper", 17, K17), first)
