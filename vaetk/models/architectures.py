@@ -111,8 +111,9 @@ class Architecture(Plugin, torch.nn.Module):
         """Raise DataError unless x is a floating tensor of shape (B, C, H, W) matching ``input_shape``."""
         if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != self.input_shape:
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise DataError(f"{self.owner()}.encode: expected data of shape (B, {', '.join(map(str, self.input_shape))})"
-                            f" (batch, channels, height, width), got {shape}. The architecture was built for "
+            dims = ", ".join(map(str, self.input_shape))
+            raise DataError(f"{self.owner()}.encode: expected data of shape (B, {dims}) (batch, channels, height, "
+                            f"width), got {shape}. The architecture was built for "
                             f"input_shape={self.input_shape}.")
         if not x.is_floating_point():
             raise DataError(f"{self.owner()}.encode: data must be floating point, got {x.dtype}.")

@@ -60,7 +60,8 @@ def check_regularization_keys_shapes(plugin: type) -> None:
     prior = _build(plugin)
     z, mu, logvar = _latents()
     terms = _regularization(prior, z, mu, logvar)
-    assert isinstance(terms, dict) and "total" in terms, f"regularization must return a dict with 'total', got {terms!r}"
+    assert isinstance(terms, dict) and "total" in terms, (
+        f"regularization must return a dict with 'total', got {terms!r}")
     for key, value in terms.items():
         assert isinstance(key, str), f"term names must be strings, got {key!r}"
         assert isinstance(value, torch.Tensor) and tuple(value.shape) == (BATCH,), (
