@@ -15,10 +15,9 @@ def check_compatible(architecture: Any, prior: Any, *, data_shape: tuple[int, ..
 
     Examples
     --------
-    >>> # doctest: +ELLIPSIS
     >>> from vaetk.registry import registry
     >>> Small, Gauss = registry.architectures.get("small"), registry.priors.get("standard_normal")
-    >>> check_compatible(Small(Small.Config(), input_shape=(3, 9, 9), latent_dim=3),
+    >>> check_compatible(Small(Small.Config(), input_shape=(3, 9, 9), latent_dim=3),  # doctest: +ELLIPSIS
     ...                  Gauss(Gauss.Config(), latent_dim=2))
     Traceback (most recent call last):
     ...
