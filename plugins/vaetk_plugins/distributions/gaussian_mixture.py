@@ -42,6 +42,8 @@ def resolve(config: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             raise ConfigError(f"{OWNER}: preset {preset!r} fixes weights, means and stds; remove "
                               f"{', '.join(repr(g) for g in given)} or the preset.")
         weights, means, stds = (PRESETS[preset][k] for k in ("weights", "means", "stds"))
+    ragged = len({len(m) for m in means}) > 1
+    check_param(not ragged, "means", "a list of equally long coordinate lists (one per component)", means, OWNER)
     centres = np.asarray(means, dtype=float)
     check_param(centres.ndim == 2 and centres.shape[0] >= 1 and centres.shape[1] >= 1, "means",
                 "a non-empty list of equally long coordinate lists (one per component)", means, OWNER)
