@@ -43,8 +43,9 @@ def _dask(fn: Callable[[Any], Any], tasks: Sequence[Any], client: Any, keys: Seq
         for future in distributed.as_completed(futures):
             yield future.result()
     finally:
-        client.cancel(futures)
-        distributed.wait(futures)
+        pending = [f for f in futures if not f.done()]
+        if pending:  # after a failure; a task already running finishes its shard (data first, flag last)
+            client.cancel(pending)
 
 
 def _dask_client(executor: Any, n_workers: int) -> tuple[Any, Callable[[], None]]:
