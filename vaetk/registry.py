@@ -239,7 +239,8 @@ class PluginGroup:
         key = (info.name, info.distribution)
         if key in self._loaded:
             return self._loaded[key]
-        if isinstance(target, metadata.EntryPoint):
+        # Not isinstance(target, metadata.EntryPoint): a package may hand out importlib_metadata's own class.
+        if info.distribution != IN_PROCESS:
             try:
                 obj = target.load()
             except Exception as exc:
