@@ -74,6 +74,20 @@ def _dask_client(executor: Any, n_workers: int) -> tuple[Any, Callable[[], None]
         return client, close
 
 
+def check_executor(executor: Any) -> None:
+    """Raise ConfigError now (before any work) for an executor run_tasks would not accept."""
+    if executor is None or isinstance(executor, (str, cf.Executor)) and (
+            executor in ("local", "dask") or isinstance(executor, cf.Executor) or ":" in executor):
+        return
+    if type(executor).__name__ == "Client" and hasattr(executor, "submit"):
+        return
+    raise ConfigError(
+        f"Unknown executor {executor!r}. Use None or 'local' (process pool), 'dask' (a Dask cluster), a "
+        f"scheduler address such as 'tcp://127.0.0.1:8786', a distributed.Client or a "
+        f"concurrent.futures.Executor."
+    )
+
+
 def describe_executor(executor: Any) -> str:
     if executor is None or executor == "local":
         return "local"
@@ -111,14 +125,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, executor: Any =
     if isinstance(executor, cf.Executor):
         yield from _pool(fn, tasks, executor, own=False)
         return
-    is_client = type(executor).__name__ == "Client" and hasattr(executor, "submit")
-    if not (is_client or (isinstance(executor, str) and (executor == "dask" or "://" in executor
-                                                         or ":" in executor))):
-        raise ConfigError(
-            f"Unknown executor {executor!r}. Use None or 'local' (process pool), 'dask' (a Dask cluster), a "
-            f"scheduler address such as 'tcp://127.0.0.1:8786', a distributed.Client or a "
-            f"concurrent.futures.Executor."
-        )
+    check_executor(executor)
     client, close = _dask_client(executor, n_workers)
     try:
         yield from _dask(fn, tasks, client, keys or [f"vaetk-task-{i}" for i in range(len(tasks))])

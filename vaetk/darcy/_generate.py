@@ -406,7 +406,7 @@ def generate(
         disk full or unwritable (completed shards are kept; fix the cause and resume).
     """
     from vaetk._threads import available_cpus
-    from vaetk.darcy._executors import describe_executor, run_tasks
+    from vaetk.darcy._executors import check_executor, describe_executor, run_tasks
 
     config = load_config(config)
     if n_samples is not None:
@@ -416,6 +416,7 @@ def generate(
     _check_int(n_workers, "n_workers", 1)
     if resume and overwrite:
         raise ConfigError("generate(): resume and overwrite exclude each other; pick one.")
+    check_executor(executor)
     n_workers = n_workers or available_cpus()
     root = Path(out)
     if root.exists() and not root.is_dir():
@@ -462,11 +463,12 @@ def generate(
 
         with tqdm(total=total, initial=total - todo, unit="sample", disable=not progress,
                   desc=f"generate ({describe_executor(executor)}, {n_workers} workers)") as bar:
+            done = 0  # samples written by this run (tqdm does not count when disabled)
             try:
                 for record in run_tasks(run_shard, tasks, executor=executor, n_workers=n_workers, keys=keys):
+                    done += record["stop"] - record["start"]
                     bar.update(record["stop"] - record["start"])
             except OSError as exc:
-                done = bar.n - (total - todo)
                 reason = "the disk is full" if exc.errno == errno.ENOSPC else f"a write failed ({exc})"
                 raise DataError(
                     f"Generation into {str(root)!r} stopped: {reason}. {done} samples of this run were written "
