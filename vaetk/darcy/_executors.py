@@ -40,7 +40,7 @@ def _dask(fn: Callable[[Any], Any], tasks: Sequence[Any], client: Any, keys: Seq
 
     futures = [client.submit(fn, task, key=key, pure=False) for task, key in zip(tasks, keys)]
     try:
-        for future in distributed.as_completed(futures):
+        for future in distributed.as_completed(futures, loop=client.loop):
             yield future.result()
     finally:
         pending = [f for f in futures if not f.done()]
