@@ -55,7 +55,9 @@ def test_dataset_and_export_errors(store: Path, tmp_path: Path) -> None:
         export_hdf5(store, h5_path)
     with h5py.File(tmp_path / "other.h5", "w") as h5:
         h5["x"] = np.zeros(3)
-    with pytest.raises(DataError, match=r"not a Darcy HDF5 file .*missing dataset\(s\) /output, /generative_params"):
+    with pytest.raises(
+        DataError, match=r"not a Darcy HDF5 file .*missing dataset\(s\) /output, /generative_params"
+    ):
         DarcyDataset(tmp_path / "other.h5")
     (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all")
     with pytest.raises(DataError, match="Cannot read .* as HDF5"):
@@ -70,8 +72,20 @@ def test_cli_generate_info_export(tmp_path: Path, small_config, capsys: pytest.C
     config = tmp_path / "tiny.toml"
     config.write_text(dump_toml(small_config(train=4, test=2)))
     out = tmp_path / "cli.zarr"
-    args = ["generate", "darcy", str(config), "--out", str(out), "--seed", "9", "--shard-size", "2", "--workers",
-            "1", "--no-progress"]
+    args = [
+        "generate",
+        "darcy",
+        str(config),
+        "--out",
+        str(out),
+        "--seed",
+        "9",
+        "--shard-size",
+        "2",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "status: complete" in printed and "train: 4 samples in 2 shards (2 complete)" in printed
@@ -79,7 +93,13 @@ def test_cli_generate_info_export(tmp_path: Path, small_config, capsys: pytest.C
     assert main(["info", str(out)]) == 0
     summary = capsys.readouterr().out
     assert summary.strip() == describe_store(out)
-    for part in ("seed: 9", "scheme verification", "observed order", "max mass-balance error", "KLE eigenvalues"):
+    for part in (
+        "seed: 9",
+        "scheme verification",
+        "observed order",
+        "max mass-balance error",
+        "KLE eigenvalues",
+    ):
         assert part in summary
 
     assert main(args) == 1
@@ -97,14 +117,31 @@ def test_cli_generate_info_export(tmp_path: Path, small_config, capsys: pytest.C
     assert "No dataset store at" in capsys.readouterr().err
 
 
-def test_cli_generate_preset_on_a_dask_scheduler(tmp_path: Path, store_arrays,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_generate_preset_on_a_dask_scheduler(
+    tmp_path: Path, store_arrays, capsys: pytest.CaptureFixture[str]
+) -> None:
     import distributed
 
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    )
     with cluster:
-        code = main(["generate", "darcy", "kle2_shifted_gaussian", "--out", str(tmp_path / "d.zarr"), "--n", "2",
-                     "--seed", "1", "--scheduler", cluster.scheduler_address, "--no-progress"])
+        code = main(
+            [
+                "generate",
+                "darcy",
+                "kle2_shifted_gaussian",
+                "--out",
+                str(tmp_path / "d.zarr"),
+                "--n",
+                "2",
+                "--seed",
+                "1",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--no-progress",
+            ]
+        )
     assert code == 0, capsys.readouterr().err
     theta = store_arrays(tmp_path / "d.zarr")["train/theta"]
     assert theta.shape == (2, 2)

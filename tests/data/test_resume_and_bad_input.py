@@ -26,7 +26,7 @@ KILL_SCRIPT = textwrap.dedent("""
 
     original = gen.write_shard_arrays
     def write_then_hang(root, split, start, arrays):
-        if split == "train" and start == 8:  # the third shard: write half of its arrays, then wait to be killed
+        if split == "train" and start == 8:  # third shard: write half its arrays, wait to be killed
             original(root, split, start, {"fields": arrays["fields"]})
             print("MID-SHARD", flush=True)
             time.sleep(600)
@@ -55,7 +55,9 @@ def test_resume_after_sigkill_mid_shard_is_byte_identical(tmp_path: Path, small_
             proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
     info = open_store(killed)
-    assert not info.complete and info.missing_shards("train") == [2, 3] and info.missing_shards("test") == [0, 1]
+    assert (
+        not info.complete and info.missing_shards("train") == [2, 3] and info.missing_shards("test") == [0, 1]
+    )
     assert (killed / "_vaetk" / "lock").exists()  # left behind by the killed run
     with pytest.raises(DataError, match="incomplete .*--resume"):
         DarcyDataset(killed)
@@ -65,8 +67,9 @@ def test_resume_after_sigkill_mid_shard_is_byte_identical(tmp_path: Path, small_
     assert not (killed / "_vaetk" / "lock").exists()
 
 
-def test_disk_full_mid_run_keeps_completed_shards_and_resume_finishes(tmp_path: Path, small_config, tree_bytes,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_mid_run_keeps_completed_shards_and_resume_finishes(
+    tmp_path: Path, small_config, tree_bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = small_config(train=12, test=0)
     reference = tmp_path / "reference.zarr"
     generate(config, reference, seed=5, shard_size=4, n_workers=1)
@@ -87,7 +90,9 @@ def test_disk_full_mid_run_keeps_completed_shards_and_resume_finishes(tmp_path: 
     monkeypatch.setattr(gen, "write_shard_arrays", original)
     generate(config, out, seed=5, resume=True, n_workers=1)
     after = tree_bytes(out)
-    assert all(after[k] == v for k, v in before.items() if "/c/0" in k or "/c/1" in k)  # completed shards untouched
+    assert all(
+        after[k] == v for k, v in before.items() if "/c/0" in k or "/c/1" in k
+    )  # completed shards untouched
     assert tree_bytes(reference) == after
 
 
@@ -121,7 +126,9 @@ def test_resume_with_different_settings_is_refused(tmp_path: Path, small_config)
     generate(small_config(train=2, test=0), out, seed=1, n_workers=1)
     with pytest.raises(ConfigError, match=r"Cannot resume .*seed: store has 1, requested 3"):
         generate(small_config(train=2, test=0), out, seed=3, resume=True)
-    with pytest.raises(ConfigError, match=r"Cannot resume .*scheme: store has 'paper', requested 'conservative'"):
+    with pytest.raises(
+        ConfigError, match=r"Cannot resume .*scheme: store has 'paper', requested 'conservative'"
+    ):
         generate(small_config(train=2, test=0, scheme="conservative"), out, resume=True)
 
 
@@ -132,7 +139,9 @@ def test_foreign_directories_and_stores_are_never_touched(tmp_path: Path, small_
     other.mkdir()
     (other / "notes.txt").write_text("precious")
     for kwargs in ({}, {"overwrite": True}, {"resume": True}):
-        with pytest.raises(DataError, match="not a vaetk dataset store. vaetk will not write into or delete it"):
+        with pytest.raises(
+            DataError, match="not a vaetk dataset store. vaetk will not write into or delete it"
+        ):
             generate(small_config(), other, **kwargs)
     assert (other / "notes.txt").read_text() == "precious"
 
@@ -181,30 +190,41 @@ def test_a_live_lock_blocks_a_second_writer(tmp_path: Path, small_config) -> Non
     lock = out / "_vaetk" / "lock"
     lock.mkdir()
     owner = {"pid": os.getppid(), "host": socket.gethostname(), "started": "earlier"}  # a live process
-    (lock / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group",
-                                                "attributes": {"owner": owner}}))
-    with pytest.raises(DataError, match=rf"being written by process {os.getppid()} .*Two runs cannot write one"):
+    (lock / "zarr.json").write_text(
+        json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {"owner": owner}})
+    )
+    with pytest.raises(
+        DataError, match=rf"being written by process {os.getppid()} .*Two runs cannot write one"
+    ):
         generate(small_config(train=2, test=0), out, resume=True, n_workers=1)
     assert lock.exists()  # not ours to remove
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"kle": {"lenght_scale": 0.2}}, r"kle\.lenght_scale: unknown key; did you mean 'length_scale'"),
-    ({"n_mode": 2}, r"config\.n_mode: unknown key; did you mean 'n_modes'"),
-    ({"scheme": "papr"}, r"config\.scheme: expected one of 'paper', 'conservative', got 'papr'\. Did you mean 'paper'"),
-    ({"n": 2}, r"'n' parameter .* must be an int >= 3"),
-    ({"split": {"train": -1}}, r"'train' parameter of the split must be an int >= 0"),
-    ({"distribution": {"name": "standard_normal", "dim": 3}}, r"has dimension 3 but n_modes = 2"),
-    ({"distribution": {"name": "gaussian", "std": [-1.0, 1.0]}}, r"'std' parameter .* must be > 0"),
-    ({"kle": {"variance": 0.0}}, r"'variance' parameter of the KLE must be a number > 0"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"kle": {"lenght_scale": 0.2}}, r"kle\.lenght_scale: unknown key; did you mean 'length_scale'"),
+        ({"n_mode": 2}, r"config\.n_mode: unknown key; did you mean 'n_modes'"),
+        (
+            {"scheme": "papr"},
+            r"config\.scheme: expected one of 'paper', 'conservative', got 'papr'\. Did you mean 'paper'",
+        ),
+        ({"n": 2}, r"'n' parameter .* must be an int >= 3"),
+        ({"split": {"train": -1}}, r"'train' parameter of the split must be an int >= 0"),
+        ({"distribution": {"name": "standard_normal", "dim": 3}}, r"has dimension 3 but n_modes = 2"),
+        ({"distribution": {"name": "gaussian", "std": [-1.0, 1.0]}}, r"'std' parameter .* must be > 0"),
+        ({"kle": {"variance": 0.0}}, r"'variance' parameter of the KLE must be a number > 0"),
+    ],
+)
 def test_config_mistakes_are_clear_errors(small_config, change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(small_config(**change))
 
 
 def test_unknown_distribution_and_preset_names_get_suggestions(tmp_path: Path, small_config) -> None:
-    with pytest.raises(PluginNotFoundError, match=r"distribution\.name: Unknown distribution 'gausian'.*'gaussian'"):
+    with pytest.raises(
+        PluginNotFoundError, match=r"distribution\.name: Unknown distribution 'gausian'.*'gaussian'"
+    ):
         load_config(small_config(distribution={"name": "gausian"}))
     with pytest.raises(ConfigError, match=r"Did you mean 'kle2_shifted_gaussian'"):
         load_config("kle2_shifted_gausian")
@@ -216,13 +236,16 @@ def test_unknown_distribution_and_preset_names_get_suggestions(tmp_path: Path, s
         load_config(bad)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"shard_size": 0}, r"'shard_size' parameter of generate\(\) must be an int >= 1"),
-    ({"seed": -1}, r"'seed' parameter of generate\(\) must be an int >= 0"),
-    ({"n_workers": 0}, r"'n_workers' parameter .* must be an int >= 1"),
-    ({"resume": True, "overwrite": True}, "resume and overwrite exclude each other"),
-    ({"executor": "spark"}, r"Unknown executor 'spark'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"shard_size": 0}, r"'shard_size' parameter of generate\(\) must be an int >= 1"),
+        ({"seed": -1}, r"'seed' parameter of generate\(\) must be an int >= 0"),
+        ({"n_workers": 0}, r"'n_workers' parameter .* must be an int >= 1"),
+        ({"resume": True, "overwrite": True}, "resume and overwrite exclude each other"),
+        ({"executor": "spark"}, r"Unknown executor 'spark'"),
+    ],
+)
 def test_bad_arguments(tmp_path: Path, small_config, kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         generate(small_config(train=2, test=0), tmp_path / "s.zarr", **{"n_workers": 1, **kwargs})
