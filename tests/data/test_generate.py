@@ -192,3 +192,14 @@ def test_presets_are_package_data_in_the_wheel() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "vaetk" in pyproject["tool"]["scikit-build"]["wheel"]["packages"]
     assert sorted(p.stem for p in (ROOT / "vaetk" / "configs" / "datasets").glob("*.toml")) == preset_names()
+
+
+def test_native_solver_output_is_independent_of_threads_and_shard_size(tmp_path: Path, small_config,
+                                                                         assert_same_arrays) -> None:
+    # The batched C++ multigrid-CG solver (conservative scheme) parallelises over the samples of a shard.
+    config = small_config(scheme="conservative", solver="native", train=7, test=0)
+    a = generate(config, tmp_path / "a.zarr", seed=3, shard_size=7, n_threads=1, n_workers=1)
+    b = generate(config, tmp_path / "b.zarr", seed=3, shard_size=3, n_threads=2, n_workers=1)
+    assert a.attrs["trust"]["train"]["solvers"] == ["native"]
+    assert a.attrs["trust"]["train"]["residual_max"] <= a.attrs["trust"]["train"]["tol"] * 1.0001
+    assert_same_arrays(a.path, b.path)
