@@ -203,3 +203,16 @@ def test_native_solver_output_is_independent_of_threads_and_shard_size(tmp_path:
     assert a.attrs["trust"]["train"]["solvers"] == ["native"]
     assert a.attrs["trust"]["train"]["residual_max"] <= a.attrs["trust"]["train"]["tol"] * 1.0001
     assert_same_arrays(a.path, b.path)
+
+
+def test_plugins_load_after_the_importlib_metadata_backport_is_imported() -> None:
+    # dask.distributed imports the importlib_metadata backport, whose entry points stdlib then returns; the
+    # registry must still load plugins in Dask worker processes.
+    import subprocess
+    import sys
+
+    code = ("import importlib_metadata, distributed\n"
+            "from vaetk.registry import registry\n"
+            "print(registry.distributions.get('gaussian').__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "Gaussian"
