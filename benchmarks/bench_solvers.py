@@ -90,7 +90,7 @@ def test_theta_to_fields(benchmark, scheme: str, n: int, case: str, baseline: bo
     basis, theta, f = _problem(n, scheme)
     benchmark.group = f"{scheme} n={n} (per batch of {BATCH[n]})"
     benchmark.extra_info.update(baseline=baseline, case=case, batch=BATCH[n])
-    fields = benchmark.pedantic(CASES[case], args=(basis, theta, f, scheme), rounds=3, iterations=1,
+    fields = benchmark.pedantic(CASES[case], args=(basis, theta, f, scheme), rounds=5, iterations=1,
                                 warmup_rounds=1)
     expected = scipy_pipeline(basis, theta[:1], f, scheme)[0]
     np.testing.assert_allclose(fields[0], expected, rtol=0, atol=1e-6 * np.abs(expected).max())
