@@ -9,7 +9,7 @@ Cases (KLE2, theta ~ N(0, I), the paper's wells; tol 1e-10 for iterative solvers
   velocity (``vaetk.darcy._reference.reference_solve``).
 - ``pyamg``: the same assembly, then per sample a smoothed-aggregation setup and AMG-preconditioned CG.
 - ``native-1t`` / ``native-2t``: ``vaetk.darcy.solve`` with the default solver (C++ matrix-free multigrid CG, or
-  BiCGStab for the paper scheme, and C++ velocity) on 1 and 2 threads; ``direct``: C++ assembly + SuperLU with a
+  GMRES for the paper scheme, and C++ velocity) on 1 and 2 threads; ``direct``: C++ assembly + SuperLU with a
   reused ordering.
 
 Issue-2 targets: conservative n = 65 and 129: native-1t >= 10x scipy; n = 257: native >= 5x pyamg; native-2t >=

@@ -431,8 +431,8 @@ void solve_one(const double* K, const double* f, index_t n, const MGOptions& opt
 // Paper scheme: A is not symmetric and its left null vector is unknown, so the multiplier cannot be found in
 // closed form. Instead solve B q = f with B = A + c w 1^T / N (nonsingular when the bordered system is): then
 // lam = c mean(q), and p = q - (w^T q) 1 satisfies A p + lam w = f, w^T p = 0 (A 1 = 0, sum w = 1). c scales the
-// rank-one term to the size of A's diagonal so that B is not nearly singular along the constants. BiCGStab, right-
-// preconditioned by the V-cycle of A.
+// rank-one term to the size of A's diagonal so that B is not nearly singular along the constants. Restarted
+// GMRES, right-preconditioned by the V-cycle of A.
 void solve_one_paper(const double* K, const double* f, index_t n, const MGOptions& opt, double* out_p,
                      double* out_residual, index_t* out_iterations) {
   const index_t nn = n * n;
@@ -467,53 +467,78 @@ void solve_one_paper(const double* K, const double* f, index_t n, const MGOption
   };
   std::vector<double>& x = scratch(2, nn);
   std::vector<double>& r = scratch(3, nn);
-  std::vector<double>& rhat = scratch(4, nn);
-  std::vector<double>& p = scratch(5, nn);
-  std::vector<double>& v = scratch(6, nn);
-  std::vector<double>& phat = scratch(7, nn);
-  std::vector<double>& s = scratch(8, nn);
-  std::vector<double>& shat = scratch(9, nn);
+  std::vector<double>& z = scratch(4, nn);
   std::vector<double>& t = scratch(10, nn);
   r = b;
   const double target = opt.tol * rhs_norm;
+  // Restarted GMRES(kRestart), right-preconditioned: one V-cycle and one product with B per iteration, and the
+  // exact minimal residual over the Krylov space (the preconditioned operator is far from normal, where
+  // BiCGStab needs twice the V-cycles).
+  constexpr int kRestart = 30;
+  thread_local std::vector<double> basis;  // kRestart + 1 Arnoldi vectors of length nn
+  basis.resize(static_cast<std::size_t>(kRestart + 1) * nn);
+  double hess[kRestart + 1][kRestart], cs[kRestart], sn[kRestart], g[kRestart + 1], y[kRestart];
   index_t it = 0;
   double res = rhs_norm;
-  for (int restart = 0; restart < 3 && res > target && it < opt.maxiter; ++restart) {
-    rhat = r;
-    std::fill(p.begin(), p.end(), 0.0);
-    std::fill(v.begin(), v.end(), 0.0);
-    double rho = 1.0, alpha = 1.0, omega = 1.0;
-    while (it < opt.maxiter) {
-      const double rho_new = dot(rhat, r);
-      if (rho_new == 0.0 || omega == 0.0) break;  // breakdown: restart from the true residual
-      const double beta = (rho_new / rho) * (alpha / omega);
-      for (index_t k = 0; k < nn; ++k) p[k] = r[k] + beta * (p[k] - omega * v[k]);
-      H.precondition(p, phat, false);
-      applyB(phat, v);
-      const double rv = dot(rhat, v);
-      if (rv == 0.0) break;
-      alpha = rho_new / rv;
-      for (index_t k = 0; k < nn; ++k) s[k] = r[k] - alpha * v[k];
-      ++it;
-      if (std::sqrt(dot(s, s)) <= target) {
-        for (index_t k = 0; k < nn; ++k) x[k] += alpha * phat[k];
-        r = s;
+  while (res > target && it < opt.maxiter) {
+    // Arnoldi from the current true residual r.
+    g[0] = res;
+    for (index_t k = 0; k < nn; ++k) basis[k] = r[k] / res;
+    int j = 0;
+    double estimate = res;
+    for (; j < kRestart && it < opt.maxiter && estimate > target; ++j, ++it) {
+      double* vj = &basis[static_cast<std::size_t>(j) * nn];
+      double* vn = &basis[static_cast<std::size_t>(j + 1) * nn];
+      std::copy(vj, vj + nn, t.begin());
+      H.precondition(t, z, false);
+      applyB(z, t);
+      for (int i = 0; i <= j; ++i) {  // modified Gram-Schmidt
+        const double* vi = &basis[static_cast<std::size_t>(i) * nn];
+        double hij = 0.0;
+        for (index_t k = 0; k < nn; ++k) hij += vi[k] * t[k];
+        hess[i][j] = hij;
+        for (index_t k = 0; k < nn; ++k) t[k] -= hij * vi[k];
+      }
+      const double norm = std::sqrt(dot(t, t));
+      hess[j + 1][j] = norm;
+      for (index_t k = 0; k < nn; ++k) vn[k] = norm > 0.0 ? t[k] / norm : 0.0;
+      for (int i = 0; i < j; ++i) {  // apply the previous Givens rotations to the new column
+        const double h0 = hess[i][j], h1 = hess[i + 1][j];
+        hess[i][j] = cs[i] * h0 + sn[i] * h1;
+        hess[i + 1][j] = -sn[i] * h0 + cs[i] * h1;
+      }
+      const double d = std::hypot(hess[j][j], hess[j + 1][j]);
+      cs[j] = d > 0.0 ? hess[j][j] / d : 1.0;
+      sn[j] = d > 0.0 ? hess[j + 1][j] / d : 0.0;
+      hess[j][j] = d;
+      hess[j + 1][j] = 0.0;
+      g[j + 1] = -sn[j] * g[j];
+      g[j] = cs[j] * g[j];
+      estimate = std::fabs(g[j + 1]);
+      if (norm == 0.0) {  // lucky breakdown: the Krylov space contains the solution
+        ++j;
+        ++it;
         break;
       }
-      H.precondition(s, shat, false);
-      applyB(shat, t);
-      const double tt = dot(t, t);
-      omega = tt > 0.0 ? dot(t, s) / tt : 0.0;
-      for (index_t k = 0; k < nn; ++k) {
-        x[k] += alpha * phat[k] + omega * shat[k];
-        r[k] = s[k] - omega * t[k];
-      }
-      rho = rho_new;
-      if (std::sqrt(dot(r, r)) <= target) break;
     }
+    // x += M (V y) with H y = g (upper triangular after the rotations).
+    for (int i = j - 1; i >= 0; --i) {
+      double v = g[i];
+      for (int k = i + 1; k < j; ++k) v -= hess[i][k] * y[k];
+      y[i] = hess[i][i] != 0.0 ? v / hess[i][i] : 0.0;
+    }
+    std::fill(t.begin(), t.end(), 0.0);
+    for (int i = 0; i < j; ++i) {
+      const double* vi = &basis[static_cast<std::size_t>(i) * nn];
+      for (index_t k = 0; k < nn; ++k) t[k] += y[i] * vi[k];
+    }
+    H.precondition(t, z, false);
+    for (index_t k = 0; k < nn; ++k) x[k] += z[k];
     applyB(x, t);
     for (index_t k = 0; k < nn; ++k) r[k] = b[k] - t[k];
+    const double previous = res;
     res = std::sqrt(dot(r, r));
+    if (j == 0 || !(res < previous)) break;  // no progress (breakdown or stagnation): report what we have
   }
   // p = q - (w^T q) 1; lam = c mean(q). The reported residual is that of the bordered system for (p, lam).
   double wq = 0.0, lam = 0.0;

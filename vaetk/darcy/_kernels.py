@@ -134,8 +134,8 @@ def mg_solve(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Multigrid-preconditioned Krylov solve of ``scheme``'s bordered systems (C++, parallel over the batch).
 
-    Conservative: CG on the symmetric semi-definite operator. Paper: BiCGStab on a rank-one-regularised operator
-    (see ``csrc/include/vaetk/darcy.hpp``). ``iterations`` counts CG or BiCGStab steps.
+    Conservative: CG on the symmetric semi-definite operator. Paper: GMRES(30) on a rank-one-regularised operator
+    (see ``csrc/include/vaetk/darcy.hpp``). ``iterations`` counts CG or GMRES steps (one V-cycle each).
 
     Returns
     -------

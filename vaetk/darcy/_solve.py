@@ -188,7 +188,7 @@ def solve(
         ``"conservative"``: harmonic-mean face permeabilities, symmetric operator. ``"paper"``: the authors'
         non-conservative expanded form. Both are second order.
     solver : str or Solver
-        ``"auto"`` (``"native"``: C++ multigrid-preconditioned CG / BiCGStab), the name of a
+        ``"auto"`` (``"native"``: C++ multigrid-preconditioned CG / GMRES), the name of a
         plugin of the ``vaetk.solvers`` group (built-ins: ``native``, ``direct``, ``amg``, ``reference``; see
         ``vaetk plugins list --group solvers``) or a configured :class:`vaetk.darcy.solvers.Solver` instance.
     n_threads : int, optional

@@ -55,11 +55,11 @@ void darcy_solve_conservative_mg(const double* K, const double* f, index_t batch
                                  const MGOptions& options, double* out_p, double* out_residual,
                                  index_t* out_iterations, int n_threads);
 
-// Solve the paper scheme's bordered system [[A, w], [w^T, 0]] [p; lam] = [f; 0] for each sample by BiCGStab on
+// Solve the paper scheme's bordered system [[A, w], [w^T, 0]] [p; lam] = [f; 0] for each sample by GMRES(30) on
 // the nonsingular B q = f, B = A + c w 1^T / n^2 (then lam = c mean(q), p = q - (w^T q) 1), right-preconditioned
 // with the same geometric V-cycle built on A (Galerkin coarse operators of the non-symmetric A; forward/backward
-// Gauss-Seidel). Arguments and outputs as darcy_solve_conservative_mg; iterations count BiCGStab steps (two
-// preconditioner applications each).
+// Gauss-Seidel). Arguments and outputs as darcy_solve_conservative_mg; iterations count GMRES steps (one
+// V-cycle each).
 void darcy_solve_paper_mg(const double* K, const double* f, index_t batch, index_t n, const MGOptions& options,
                           double* out_p, double* out_residual, index_t* out_iterations, int n_threads);
 

@@ -3,7 +3,7 @@
 The default solver of both schemes (``solver="auto"``). See ``csrc/include/vaetk/darcy.hpp`` for the method:
 vertex coarsening by two for any n, bilinear prolongation, Galerkin coarse operators, Gauss-Seidel V-cycle, dense
 coarsest solve. Conservative scheme: CG, with the multiplier in closed form and the preconditioned residual
-projected off the constant null space. Paper scheme (not symmetric): BiCGStab on a rank-one-regularised operator
+projected off the constant null space. Paper scheme (not symmetric): restarted GMRES on a rank-one-regularised operator
 whose solution gives both the pressure and the multiplier.
 """
 
@@ -19,7 +19,7 @@ from vaetk.darcy.solvers import Solver, SolverResult, raise_if_unconverged
 
 
 class NativeSolver(Solver):
-    """Multigrid-preconditioned CG (conservative) or BiCGStab (paper), C++, OpenMP over the batch."""
+    """Multigrid-preconditioned CG (conservative) or GMRES (paper), C++, OpenMP over the batch."""
 
     iterative = True
 
@@ -32,7 +32,7 @@ class NativeSolver(Solver):
         tol : float
             Relative residual of the bordered system to reach.
         maxiter : int
-            Krylov iterations at most (typically 8-20 CG or 10-30 BiCGStab steps are needed).
+            Krylov iterations at most (typically 8-20 CG or 10-25 GMRES steps are needed).
         pre_sweeps, post_sweeps : int
             Forward / backward Gauss-Seidel sweeps per level (equal values keep the preconditioner symmetric).
         coarse_nodes : int
