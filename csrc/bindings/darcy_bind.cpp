@@ -82,7 +82,7 @@ void bind_darcy(py::module_& m) {
 
   m.def("darcy_solve_conservative_mg",
         [](Doubles K, Doubles f, double tol, int maxiter, int pre_sweeps, int post_sweeps, index_t coarse_nodes,
-           Doubles p, Doubles residual, Indices iterations, int n_threads) {
+           Doubles p, Doubles residual, Indices iterations, int n_threads, bool rediscretize) {
     auto [batch, n] = batch_grid(K, "permeability");
     expect_shape(f, {batch, n, n}, "source");
     expect_shape(p, {batch, n, n}, "pressure");
@@ -94,6 +94,7 @@ void bind_darcy(py::module_& m) {
     opt.pre_sweeps = pre_sweeps;
     opt.post_sweeps = post_sweeps;
     opt.coarse_nodes = coarse_nodes;
+    opt.rediscretize = rediscretize;
     const double* k = K.data();
     const double* src = f.data();
     double* out_p = p.mutable_data();
@@ -103,10 +104,11 @@ void bind_darcy(py::module_& m) {
       vaetk::darcy_solve_conservative_mg(k, src, batch, n, opt, out_p, out_r, out_it, n_threads); }
   }, py::arg("permeability").noconvert(), py::arg("source").noconvert(), py::arg("tol"), py::arg("maxiter"),
      py::arg("pre_sweeps"), py::arg("post_sweeps"), py::arg("coarse_nodes"), py::arg("pressure").noconvert(),
-     py::arg("residual").noconvert(), py::arg("iterations").noconvert(), py::arg("n_threads"));
+     py::arg("residual").noconvert(), py::arg("iterations").noconvert(), py::arg("n_threads"),
+     py::arg("rediscretize") = false);
   m.def("darcy_solve_paper_mg",
         [](Doubles K, Doubles f, double tol, int maxiter, int pre_sweeps, int post_sweeps, index_t coarse_nodes,
-           Doubles p, Doubles residual, Indices iterations, int n_threads) {
+           Doubles p, Doubles residual, Indices iterations, int n_threads, bool rediscretize) {
     auto [batch, n] = batch_grid(K, "permeability");
     expect_shape(f, {batch, n, n}, "source");
     expect_shape(p, {batch, n, n}, "pressure");
@@ -118,6 +120,7 @@ void bind_darcy(py::module_& m) {
     opt.pre_sweeps = pre_sweeps;
     opt.post_sweeps = post_sweeps;
     opt.coarse_nodes = coarse_nodes;
+    opt.rediscretize = rediscretize;
     const double* k = K.data();
     const double* src = f.data();
     double* out_p = p.mutable_data();
@@ -127,5 +130,6 @@ void bind_darcy(py::module_& m) {
       vaetk::darcy_solve_paper_mg(k, src, batch, n, opt, out_p, out_r, out_it, n_threads); }
   }, py::arg("permeability").noconvert(), py::arg("source").noconvert(), py::arg("tol"), py::arg("maxiter"),
      py::arg("pre_sweeps"), py::arg("post_sweeps"), py::arg("coarse_nodes"), py::arg("pressure").noconvert(),
-     py::arg("residual").noconvert(), py::arg("iterations").noconvert(), py::arg("n_threads"));
+     py::arg("residual").noconvert(), py::arg("iterations").noconvert(), py::arg("n_threads"),
+     py::arg("rediscretize") = false);
 }

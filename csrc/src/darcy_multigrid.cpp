@@ -111,6 +111,60 @@ void galerkin(const Level& F, const std::vector<Parents>& par, Level& C) {
     }
 }
 
+// Rediscretised coarse operator (symmetric 5-point operators only): each coarse face's coefficient is the
+// conductance of the fine faces it spans, in series along the face normal and in parallel across it, the parallel
+// fine lines weighted by their share of the coarse dual-cell edge (= the 1-D interpolation weight). Constant K
+// gives back the coarse-grid scheme exactly; the cost is O(m^2), against ~25 m^2 updates for P^T A P.
+void rediscretize(const Level& F, const std::vector<Parents>& par, Level& C) {
+  const index_t m = F.m, mc = C.m;
+  thread_local std::vector<index_t> pos;  // fine index of each coarse node
+  pos.resize(mc);
+  for (index_t f = 0; f < m; ++f)
+    if (par[f].count == 1) pos[par[f].c[0]] = f;
+  std::fill(C.a.begin(), C.a.end(), 0.0);
+  auto cx = [&](index_t i, index_t j) { return -F.a[9 * (i * m + j) + 5]; };  // face (i, j)-(i, j+1)
+  auto cy = [&](index_t i, index_t j) { return -F.a[9 * (i * m + j) + 7]; };  // face (i, j)-(i+1, j)
+  for (index_t I = 0; I < mc; ++I)
+    for (index_t J = 0; J < mc; ++J) {
+      // x-face to the east neighbour: fine lines f near row pos[I], series over columns pos[J] .. pos[J+1]-1.
+      if (J + 1 < mc) {
+        double c = 0.0;
+        for (index_t f = std::max<index_t>(pos[I] - 1, 0); f <= std::min<index_t>(pos[I] + 1, m - 1); ++f) {
+          const Parents& pf = par[f];
+          double weight = 0.0;
+          for (int k = 0; k < pf.count; ++k)
+            if (pf.c[k] == I) weight = pf.w[k];
+          if (weight == 0.0) continue;
+          double resistance = 0.0;
+          for (index_t j = pos[J]; j < pos[J + 1]; ++j) resistance += 1.0 / cx(f, j);
+          c += weight / resistance;
+        }
+        C.a[9 * (I * mc + J) + 5] = -c;
+        C.a[9 * (I * mc + J + 1) + 3] = -c;
+      }
+      if (I + 1 < mc) {
+        double c = 0.0;
+        for (index_t f = std::max<index_t>(pos[J] - 1, 0); f <= std::min<index_t>(pos[J] + 1, m - 1); ++f) {
+          const Parents& pf = par[f];
+          double weight = 0.0;
+          for (int k = 0; k < pf.count; ++k)
+            if (pf.c[k] == J) weight = pf.w[k];
+          if (weight == 0.0) continue;
+          double resistance = 0.0;
+          for (index_t i = pos[I]; i < pos[I + 1]; ++i) resistance += 1.0 / cy(i, f);
+          c += weight / resistance;
+        }
+        C.a[9 * (I * mc + J) + 7] = -c;
+        C.a[9 * ((I + 1) * mc + J) + 1] = -c;
+      }
+    }
+  for (index_t k = 0; k < mc * mc; ++k) {
+    double* a = &C.a[9 * k];
+    a[kCentre] = -(a[1] + a[3] + a[5] + a[7]);
+  }
+  C.five_point = true;
+}
+
 // Sum of a[t] * x[p + offset[t]] over the taps, written out so the compiler can keep everything in registers.
 // The finest level is a 5-point stencil (its corner taps are zero) and skips them.
 template <bool kFivePoint, bool kSkipCentre>
@@ -251,8 +305,13 @@ struct Hierarchy {
     fine_operator(K, levels[0].m, scheme, levels[0]);  // writes the 5 taps; the corner taps stay zero
     levels[0].finish();
     for (std::size_t l = 1; l < levels.size(); ++l) {
-      std::fill(levels[l].a.begin(), levels[l].a.end(), 0.0);
-      galerkin(levels[l - 1], parents[l - 1], levels[l]);
+      if (scheme == Scheme::conservative && opt.rediscretize) {
+        rediscretize(levels[l - 1], parents[l - 1], levels[l]);
+      } else {
+        levels[l].five_point = false;
+        std::fill(levels[l].a.begin(), levels[l].a.end(), 0.0);
+        galerkin(levels[l - 1], parents[l - 1], levels[l]);
+      }
       levels[l].finish();
     }
     coarse.factor(levels.back());

@@ -77,13 +77,14 @@ def test_multigrid_solvers_batched_equal_looped_and_thread_count_independent(rng
     n = 21
     K = _fields(rng, 4, n)
     f = np.broadcast_to(paper_source(n, quadrature="cell"), (4, n, n))
-    for scheme in ("conservative", "paper"):
-        one = kernels.mg_solve(K, f, scheme, tol=1e-10, maxiter=100, n_threads=1)
-        two = kernels.mg_solve(K, f, scheme, tol=1e-10, maxiter=100, n_threads=2)
+    for scheme, coarsening in (("conservative", "galerkin"), ("conservative", "rediscretize"), ("paper", "galerkin")):
+        opts = {"tol": 1e-10, "maxiter": 100, "coarsening": coarsening}
+        one = kernels.mg_solve(K, f, scheme, n_threads=1, **opts)
+        two = kernels.mg_solve(K, f, scheme, n_threads=2, **opts)
         for a, b in zip(one, two, strict=True):
             np.testing.assert_array_equal(a, b)
         for s in range(4):
-            single = kernels.mg_solve(K[s:s + 1], f[s:s + 1], scheme, tol=1e-10, maxiter=100)
+            single = kernels.mg_solve(K[s:s + 1], f[s:s + 1], scheme, **opts)
             np.testing.assert_array_equal(single[0][0], one[0][s])
 
 
@@ -106,6 +107,7 @@ def test_multigrid_workspace_reuse_does_not_leak_between_calls(rng: np.random.Ge
 
     K17, K18 = _fields(rng, 1, 17), _fields(rng, 1, 18)
     first = run("paper", 17, K17)
+    kernels.mg_solve(K17, paper_source(17)[None], "conservative", tol=1e-10, maxiter=100, coarsening="rediscretize")
     run("conservative", 17, K17 * 3.0)
     run("conservative", 18, K18)
     np.testing.assert_array_equal(run("paper", 17, K17), first)

@@ -140,3 +140,15 @@ def test_bad_source_and_names() -> None:
         solve(K, source_quadrature="cel")
     with pytest.raises(ConfigError, match="n_threads"):
         solve(K, n_threads=0)
+
+
+@pytest.mark.parametrize("coarsening", ["rediscretize", "galerkin"])
+def test_both_coarsenings_converge_on_rough_high_contrast_fields(coarsening: str, rng: np.random.Generator) -> None:
+    """White-noise log-permeability with standard deviation 2 (contrast ~1e5) on n = 33 and 34 (odd and even n)."""
+    native = registry.solvers.get("native")({"coarsening": coarsening})
+    for n in (33, 34):
+        K = np.exp(2.0 * rng.standard_normal((2, n, n)))
+        fields, info = solve(K, solver=native, return_info=True)
+        expected = solve(K, solver="reference")
+        assert info.iterations.max() <= 60 and info.residual.max() <= 1e-10
+        np.testing.assert_allclose(fields[:, 0], expected[:, 0], rtol=0, atol=1e-6 * np.abs(expected[:, 0]).max())

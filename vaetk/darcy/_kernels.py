@@ -130,12 +130,15 @@ def mg_solve(
     pre_sweeps: int = 1,
     post_sweeps: int = 1,
     coarse_nodes: int = 9,
+    coarsening: str = "galerkin",
     n_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Multigrid-preconditioned Krylov solve of ``scheme``'s bordered systems (C++, parallel over the batch).
 
     Conservative: CG on the symmetric semi-definite operator. Paper: GMRES(30) on a rank-one-regularised operator
     (see ``csrc/include/vaetk/darcy.hpp``). ``iterations`` counts CG or GMRES steps (one V-cycle each).
+    ``coarsening``: ``"galerkin"`` (P^T A P) or ``"rediscretize"`` (coarsened face coefficients; conservative
+    scheme only, the paper scheme always uses Galerkin operators).
 
     Returns
     -------
@@ -151,5 +154,5 @@ def mg_solve(
     iterations = np.empty(K.shape[0], dtype=np.int64)
     kernel = core().darcy_solve_conservative_mg if scheme == "conservative" else core().darcy_solve_paper_mg
     kernel(K, f, float(tol), int(maxiter), int(pre_sweeps), int(post_sweeps),
-           int(coarse_nodes), p, residual, iterations, effective_n_threads(n_threads))
+           int(coarse_nodes), p, residual, iterations, effective_n_threads(n_threads), coarsening == "rediscretize")
     return p, residual, iterations

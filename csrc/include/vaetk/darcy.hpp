@@ -40,12 +40,14 @@ struct MGOptions {
   int pre_sweeps = 1;      // forward Gauss-Seidel sweeps before the coarse correction
   int post_sweeps = 1;     // backward Gauss-Seidel sweeps after it (pre == post keeps the V-cycle symmetric)
   index_t coarse_nodes = 9;  // coarsen until the grid has at most this many nodes per side, then solve densely
+  bool rediscretize = false;  // conservative scheme: coarse operators from coarsened face coefficients, not P^T A P
 };
 
 // Solve the conservative scheme's bordered system [[A, w], [w^T, 0]] [p; lam] = [w f; 0] for each sample by
 // conjugate gradients preconditioned with a geometric V-cycle (vertex coarsening by 2 for any n, bilinear
-// prolongation P, restriction P^T, Galerkin coarse operators P^T A P, symmetric Gauss-Seidel smoothing, dense
-// coarsest solve). A is positive semi-definite with constant null space, so lam = sum(w f) and CG runs on the
+// prolongation P, restriction P^T, coarse operators P^T A P or, with options.rediscretize, 5-point operators from
+// coarsened face coefficients (series along the normal, parallel across it), symmetric Gauss-Seidel smoothing,
+// dense coarsest solve). A is positive semi-definite with constant null space, so lam = sum(w f) and CG runs on the
 // compatible system A p = w f - lam w with the preconditioned residual projected to zero sum; p is finally shifted
 // to zero weighted mean.
 // K, f: (batch, n, n). out_p: (batch, n, n). out_residual: (batch,) relative residual of the bordered system.

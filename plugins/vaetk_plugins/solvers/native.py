@@ -1,15 +1,16 @@
 """The ``native`` solver: geometric multigrid-preconditioned Krylov solves in C++, parallel over the batch.
 
 The default solver of both schemes (``solver="auto"``). See ``csrc/include/vaetk/darcy.hpp`` for the method:
-vertex coarsening by two for any n, bilinear prolongation, Galerkin coarse operators, Gauss-Seidel V-cycle, dense
-coarsest solve. Conservative scheme: CG, with the multiplier in closed form and the preconditioned residual
-projected off the constant null space. Paper scheme (not symmetric): restarted GMRES on a rank-one-regularised operator
-whose solution gives both the pressure and the multiplier.
+vertex coarsening by two for any n, bilinear prolongation, rediscretised (conservative) or Galerkin coarse
+operators, Gauss-Seidel V-cycle, dense coarsest solve. Conservative scheme: CG, with the multiplier in closed form
+and the preconditioned residual projected off the constant null space. Paper scheme (not symmetric): restarted
+GMRES on a rank-one-regularised operator whose solution gives both the pressure and the multiplier.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -37,6 +38,10 @@ class NativeSolver(Solver):
             Forward / backward Gauss-Seidel sweeps per level (equal values keep the preconditioner symmetric).
         coarse_nodes : int
             Coarsen until at most this many nodes per side remain, then solve densely.
+        coarsening : {"rediscretize", "galerkin"}
+            Coarse operators of the conservative scheme: ``"rediscretize"`` (default; 5-point operators from
+            coarsened face coefficients, cheap to build, 15-25 % faster on KLE fields) or ``"galerkin"`` (P^T A P,
+            a few iterations fewer on rough, high-contrast fields). The paper scheme always uses Galerkin.
         """
 
         tol: float = 1e-10
@@ -44,6 +49,7 @@ class NativeSolver(Solver):
         pre_sweeps: int = 1
         post_sweeps: int = 1
         coarse_nodes: int = 9
+        coarsening: Literal["rediscretize", "galerkin"] = "rediscretize"
 
         def __post_init__(self) -> None:
             owner = "solver 'native'"
@@ -54,6 +60,8 @@ class NativeSolver(Solver):
             check_param(self.pre_sweeps + self.post_sweeps >= 1, "pre_sweeps", "such that pre_sweeps + "
                         "post_sweeps >= 1 (a V-cycle without smoothing does not converge)", self.pre_sweeps, owner)
             check_param(3 <= self.coarse_nodes <= 33, "coarse_nodes", "an int in [3, 33]", self.coarse_nodes, owner)
+            check_param(self.coarsening in ("rediscretize", "galerkin"), "coarsening",
+                        "one of 'rediscretize', 'galerkin'", self.coarsening, owner)
 
     def supports(self, scheme: str) -> bool:
         return scheme in ("conservative", "paper")
@@ -71,6 +79,6 @@ class NativeSolver(Solver):
         c = self.config
         p, residual, iterations = mg_solve(
             permeability, source, scheme, tol=tol, maxiter=c.maxiter, pre_sweeps=c.pre_sweeps,
-            post_sweeps=c.post_sweeps, coarse_nodes=c.coarse_nodes, n_threads=n_threads)
+            post_sweeps=c.post_sweeps, coarse_nodes=c.coarse_nodes, coarsening=c.coarsening, n_threads=n_threads)
         raise_if_unconverged(residual, iterations, tol, "native", c.maxiter)
         return SolverResult(p, residual, iterations)
