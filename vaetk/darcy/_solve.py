@@ -111,7 +111,7 @@ def trust_measures(fields: np.ndarray, permeability: np.ndarray, source: np.ndar
     n = fields.shape[-1]
     w = trapezoid_weights(n)
     mass, mean = np.empty(len(fields)), np.empty(len(fields))
-    for s, (F, K, f) in enumerate(zip(fields, permeability, source)):
+    for s, (F, K, f) in enumerate(zip(fields, permeability, source, strict=True)):
         injected = 0.5 * np.abs(w * f).sum()
         mass[s] = np.abs(conservative_residual(F[0], K, f)).max() / max(injected, np.finfo(float).tiny)
         mean[s] = abs((w * F[0]).sum()) / max((w * np.abs(F[0])).sum(), np.finfo(float).tiny)
