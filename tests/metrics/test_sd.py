@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from vaetk_plugins.metrics.sd import SD
 
 from vaetk.errors import ConfigError, DataError, PluginNotFoundError
 from vaetk.metrics import evaluate_metric
-from vaetk_plugins.metrics.sd import SD
 
 
 def grid_factors(stds=(1.0, 1.0), m: int = 41) -> np.ndarray:
