@@ -15,7 +15,7 @@ namespace vaetk {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr index_t kQueryChunk = 256;  // queries per parallel work item (shares per-item scratch buffers)
+constexpr index_t kQueryChunk = 256;  // most queries per parallel work item (shares per-item scratch buffers)
 constexpr index_t kRefBlock = 1024;   // reference points per brute-force block (stays in cache)
 
 // Insert v into the ascending k-best list d2[0..k) if it beats the current worst.
@@ -39,6 +39,12 @@ inline double sq_dist(const double* a, const double* b, index_t d) {
     s += t * t;
   }
   return s;
+}
+
+// Queries per work item: small enough that every thread gets work on small inputs. Each query is independent,
+// so the chunking never changes results.
+inline index_t query_chunk(index_t n, int n_threads) {
+  return std::clamp<index_t>(n / (8 * std::max(n_threads, 1)), 16, kQueryChunk);
 }
 
 }  // namespace
@@ -332,11 +338,12 @@ void knn_distances(const double* ref, index_t n_ref, const double* query, index_
                    bool self, KnnAlgorithm algorithm, int n_threads, double* out_dist) {
   check_sizes("knn_distances", n_ref, n_query, d, k, self);
   const NeighbourIndex index(ref, n_ref, d, algorithm);
-  const index_t chunks = (n_query + kQueryChunk - 1) / kQueryChunk;
+  const index_t chunk = query_chunk(n_query, n_threads);
+  const index_t chunks = (n_query + chunk - 1) / chunk;
   // Self search on a tree: visit queries in tree order (neighbouring queries share cache lines).
   const bool tree_order = self && index.is_tree();
   parallel_for(chunks, n_threads, [&](index_t c) {
-    const index_t c0 = c * kQueryChunk, c1 = std::min(n_query, c0 + kQueryChunk);
+    const index_t c0 = c * chunk, c1 = std::min(n_query, c0 + chunk);
     if (tree_order) {
       const auto& ids = index.tree().order();
       for (index_t p = c0; p < c1; ++p) {
@@ -381,9 +388,10 @@ void wkv_terms(const double* x, index_t n, const double* y, index_t m, index_t d
     order = xi.tree().order();
   else
     std::iota(order.begin(), order.end(), index_t{0});
-  const index_t chunks = (n + kQueryChunk - 1) / kQueryChunk;
+  const index_t chunk = query_chunk(n, n_threads);
+  const index_t chunks = (n + chunk - 1) / chunk;
   parallel_for(chunks, n_threads, [&](index_t c) {
-    const index_t c0 = c * kQueryChunk, c1 = std::min(n, c0 + kQueryChunk);
+    const index_t c0 = c * chunk, c1 = std::min(n, c0 + chunk);
     std::vector<double> rho(static_cast<size_t>(k)), nu(static_cast<size_t>(k));
     for (index_t p = c0; p < c1; ++p) {
       const index_t i = order[static_cast<size_t>(p)];
