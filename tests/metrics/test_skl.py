@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from vaetk_plugins.metrics.skl import SKL
 
 from vaetk.errors import ConfigError, DataError
-from vaetk_plugins.metrics.skl import SKL
 
 
 def mixture(n: int, seed: int) -> np.ndarray:

@@ -23,8 +23,8 @@ How it is computed
   the rows are split in seeded random halves A and B; a, b are fitted on (theta_A, z_B) and S_KL is evaluated on
   (theta_B, z_A), so the optimiser never sees the pairs it is scored on and no pair shares a row.
   ``"in_sample"`` fits and evaluates on the same pair (theta_A, z_B) (optimistic: lower values) and needs
-  k >= 5 so that no 2s-parameter affine map can zero a k-th neighbour distance. During the search a parameter set whose estimate is undefined (a zero distance) scores
-  +inf, so Nelder-Mead moves away from it.
+  k >= 5 so that no 2s-parameter affine map can zero a k-th neighbour distance. During the search a parameter
+  set whose estimate is undefined (a zero distance) scores +inf, so Nelder-Mead moves away from it.
 - Budget: Nelder-Mead with xatol = ``xatol`` (on u and c / std(theta)), fatol = ``fatol`` and at most
   ``max_evaluations`` estimator calls per start.
 
