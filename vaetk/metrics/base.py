@@ -54,6 +54,9 @@ class Metric(Plugin):
         Fewest samples the metric accepts.
     same_dims : bool
         Whether the metric needs as many latent dimensions as factors (S_KL does).
+    interval_keys : tuple of str or None
+        Scores that get bootstrap intervals (None: every key); bookkeeping entries (counts, chosen
+        permutations) are left out.
     bootstrap_method : {"resample", "subsample"}
         How :func:`vaetk.metrics.evaluate_metric` draws bootstrap replicates: "resample" (rows with
         replacement) or "subsample" (half the rows without replacement; for estimators such as k-NN ones that
@@ -66,6 +69,7 @@ class Metric(Plugin):
     higher_is_better: ClassVar[bool] = True
     min_samples: ClassVar[int] = 2
     same_dims: ClassVar[bool] = False
+    interval_keys: ClassVar[tuple[str, ...] | None] = None
     bootstrap_method: ClassVar[Literal["resample", "subsample"]] = "resample"
 
     def __init__(self, config: Any = None) -> None:

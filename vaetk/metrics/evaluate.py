@@ -147,7 +147,8 @@ def evaluate_metric(
     if n_bootstrap:
         n = z.shape[0]
         b = n // 2 if cls.bootstrap_method == "subsample" else n
-        reps: dict[str, list[float]] = {k: [] for k in scores}
+        keys = [k for k in scores if cls.interval_keys is None or k in cls.interval_keys]
+        reps: dict[str, list[float]] = {k: [] for k in keys}
         for child in boot_seq.spawn(n_bootstrap):
             rng = np.random.default_rng(child)
             rows = rng.choice(n, size=b, replace=cls.bootstrap_method == "resample")

@@ -85,6 +85,7 @@ class SD(Metric):
 
     Config = Config
     primary = "sd"
+    interval_keys = ("sd",)
     higher_is_better = True
 
     def compute(self, latents: np.ndarray, factors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:

@@ -151,6 +151,7 @@ class SKL(Metric):
 
     Config = Config
     primary = "skl"
+    interval_keys = ("skl", "skl_fit")
     higher_is_better = False
     min_samples = 24
     same_dims = True
