@@ -51,7 +51,7 @@ def check_param(ok: bool, name: str, expected: str, value: Any, owner: str) -> N
     >>> check_param(False, "levels", "an int in the range [1, inf)", 0, "prior 'hierarchical'")
     Traceback (most recent call last):
     ...
-    vaetk.errors.ConfigError: The 'levels' parameter of prior 'hierarchical' must be an int in the range [1, inf). Got 0 instead.
+    ConfigError: The 'levels' parameter of prior 'hierarchical' must be an int in the range [1, inf). Got 0 instead.
     """
     if not ok:
         raise ConfigError(f"The {name!r} parameter of {owner} must be {expected}. Got {value!r} instead.")
@@ -135,7 +135,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 raise ConfigError(f"{path}: expected a list of {len(args)} values, got {len(value)}: {value!r}.")
-            items = [_convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value))]
+            items = [_convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))]
         else:
             item_tp = args[0] if args else Any
             items = [_convert(item_tp, v, f"{path}[{i}]") for i, v in enumerate(value)]
