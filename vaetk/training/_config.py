@@ -37,7 +37,6 @@ __all__ = [
     "parse_experiment",
 ]
 
-_PRESET_PACKAGE = "vaetk.configs.experiments"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,7 +260,7 @@ def parse_experiment(data: Mapping[str, Any], *, source: str = "experiment") -> 
 
 def list_presets() -> list[str]:
     """Names of the experiment presets shipped with vaetk."""
-    root = resources.files(_PRESET_PACKAGE)
+    root = resources.files("vaetk") / "configs" / "experiments"
     return sorted(p.name.removesuffix(".toml") for p in root.iterdir() if p.name.endswith(".toml"))
 
 
@@ -281,7 +280,8 @@ def load_experiment(path_or_name: str | Path) -> ExperimentConfig:
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise ConfigError(f"{str(path_or_name)!r} is neither an experiment file nor a preset.{hint} "
                               f"Presets: {', '.join(presets)}.")
-        text = resources.files(_PRESET_PACKAGE).joinpath(f"{path_or_name}.toml").read_text(encoding="utf-8")
+        resource = resources.files("vaetk") / "configs" / "experiments" / f"{path_or_name}.toml"
+        text = resource.read_text(encoding="utf-8")
         import tomllib
 
         return parse_experiment(tomllib.loads(text), source=f"preset {path_or_name!r}")
