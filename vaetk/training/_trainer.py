@@ -33,7 +33,16 @@ from vaetk.training._config import ExperimentConfig
 from vaetk.training._detector import ConstantPredictor, constant_predictor, detect_over_regularization
 from vaetk.training._schedules import BetaSchedule, PiecewiseLR, make_schedule
 
-__all__ = ["EpochCallback", "TrainResult", "Trainer", "derive_seed", "resolve_device", "select_labels"]
+__all__ = [
+    "EpochCallback",
+    "TrainResult",
+    "Trainer",
+    "derive_seed",
+    "encode_dataset",
+    "evaluate_model",
+    "resolve_device",
+    "select_labels",
+]
 
 EpochCallback = Callable[["Trainer", dict[str, float]], None]
 
@@ -76,6 +85,17 @@ def _deterministic(enabled: bool, device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
+
+
+@contextmanager
+def _torch_threads(n_threads: int | None) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @contextmanager
@@ -235,7 +255,7 @@ class Trainer:
         """Train for ``training.epochs`` epochs (continuing from ``resume_state`` when given)."""
         start = time.perf_counter()
         tc = self.config.training
-        with _deterministic(tc.deterministic, self.device):
+        with _deterministic(tc.deterministic, self.device), _torch_threads(tc.n_threads):
             if resume_state is not None:
                 self.load_state_dict(resume_state)
             else:
@@ -333,31 +353,10 @@ class Trainer:
         return row
 
     # -- evaluation -------------------------------------------------------------------------------------------
-    def encode_means(self, x: Tensor, batch_size: int = 512) -> Tensor:
-        """Encoder means of ``x`` in eval mode, shape (N, latent_dim)."""
-        with _eval_mode(self.model, 0, self.device):
-            return torch.cat([self.model.encode(chunk)[0] for chunk in torch.split(x, batch_size)])
-
-    def evaluate(self, x: Tensor, theta: Tensor | None, batch_size: int = 512) -> dict[str, float]:
+    def evaluate(self, x: Tensor, theta: Tensor | None) -> dict[str, float]:
         """Losses (both units; ``loss`` is L_REC + L_REG) and S_D of a data set, in eval mode, seeded."""
-        seed = derive_seed(self.config.training.seed, _EVAL)
-        sums: dict[str, float] = {}
-        means = []
-        with _eval_mode(self.model, seed, self.device) as gen:
-            for chunk in torch.split(x, batch_size):
-                terms = self.model.loss_terms(chunk, generator=gen)
-                for key, value in terms.summary().items():
-                    if not key.startswith("sup_"):
-                        sums[key] = sums.get(key, 0.0) + value * len(chunk)
-                means.append(self.model.encode(chunk)[0])
-        out = {key: value / len(x) for key, value in sums.items()}
-        for unit in NORMALIZATIONS:
-            out[f"loss_{unit}"] = out[f"rec_{unit}"] + out[f"reg_{unit}"]
-        if theta is not None and theta.shape[0] > 1:
-            from vaetk.training._metrics import epoch_sd
-
-            out["sd"] = epoch_sd(torch.cat(means).cpu().numpy(), theta.cpu().numpy())
-        return out
+        return evaluate_model(self.model, x, theta, seed=derive_seed(self.config.training.seed, _EVAL),
+                              device=self.device)
 
     def final_metrics(self) -> dict[str, float]:
         """Training-set (and test-set) losses and S_D of the current model, plus beta."""
@@ -396,6 +395,46 @@ class Trainer:
         if not all(bool(torch.isfinite(g).all()) for g in grads):
             raise ComponentError(f"Sanity check: non-finite gradients on the first batch ({arch} + {prior}).")
         self.optimizer.zero_grad(set_to_none=True)
+
+
+def evaluate_model(model: VAE, x: Tensor, theta: Tensor | None, *, seed: int, device: torch.device,
+                   batch_size: int = 512) -> dict[str, float]:
+    """Mean losses of ``x`` in both units (``loss`` = L_REC + L_REG) and S_D of the encoder means against ``theta``.
+
+    Eval mode (BatchNorm running statistics), no gradients, reparameterisation noise and prior sampling seeded by
+    ``seed`` in an isolated RNG scope.
+    """
+    sums: dict[str, float] = {}
+    means = []
+    with _eval_mode(model, seed, device) as gen:
+        for chunk in torch.split(x, batch_size):
+            terms = model.loss_terms(chunk, generator=gen)
+            for key, value in terms.summary().items():
+                if not key.startswith("sup_"):
+                    sums[key] = sums.get(key, 0.0) + value * len(chunk)
+            means.append(model.encode(chunk)[0])
+    out = {key: value / len(x) for key, value in sums.items()}
+    for unit in NORMALIZATIONS:
+        out[f"loss_{unit}"] = out[f"rec_{unit}"] + out[f"reg_{unit}"]
+    if theta is not None and theta.shape[0] > 1:
+        from vaetk.training._metrics import epoch_sd
+
+        out["sd"] = epoch_sd(torch.cat(means).cpu().numpy(), theta.cpu().numpy())
+    return out
+
+
+def encode_dataset(model: VAE, x: Tensor, *, seed: int, device: torch.device, batch_size: int = 512
+                   ) -> dict[str, Tensor]:
+    """Encoder means and standard deviations, one posterior sample per input and the decoder means (eval mode)."""
+    out: dict[str, list[Tensor]] = {"mean": [], "std": [], "sample": [], "reconstruction": []}
+    with _eval_mode(model, seed, device) as gen:
+        for chunk in torch.split(x, batch_size):
+            mu, logvar = model.encode(chunk)
+            out["mean"].append(mu)
+            out["std"].append(torch.exp(0.5 * logvar))
+            out["sample"].append(model.reparameterize(mu, logvar, gen))
+            out["reconstruction"].append(model.decode(mu)[0])
+    return {key: torch.cat(values).cpu() for key, values in out.items()}
 
 
 def _check_data(x: Tensor | None, theta: Tensor | None, which: str) -> None:
