@@ -12,7 +12,7 @@ from vaetk.errors import ComponentError, DataError
 from vaetk.training import OverRegularizationWarning, Trainer, constant_predictor, parse_experiment
 from vaetk.training._detector import detect_over_regularization
 
-FAST = {"epochs": 40, "batch_size": 32, "lr": 1e-2, "device": "cpu"}
+FAST = {"epochs": 40, "batch_size": 32, "lr": 1e-2, "device": "cpu", "n_threads": 1}
 SCHEDULE = {"kind": "klushyn", "reconstruction_epochs": 15, "beta0": 1e-3, "nu": 0.05}
 
 

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = out / "run"
     print(f"[2/3] training a semi-supervised VAE ({config.semi_supervised.n_labels} labels of 512, "
           f"{config.training.epochs} epochs) -> {run_dir}")
-    result = train_experiment(config, run_dir, progress=not args.no_progress)
+    train_experiment(config, run_dir, progress=not args.no_progress)
     t_train = time.perf_counter() - start - t_data
 
     # 3. Evaluation: test losses, S_D, figures, report.

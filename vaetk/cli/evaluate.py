@@ -20,8 +20,9 @@ def summary_lines(report: dict) -> list[str]:
     """The short summary printed after an evaluation."""
     lines = []
     for split, values in report["losses"].items():
-        lines.append(f"  {split:5s}: L_REC {values['rec_per_pixel']:.4f}  L_REG {values['reg_per_pixel']:.4f} (per pixel)"
-                     f"  loss {values['loss_elbo']:.1f} nats (ELBO)  S_D {values.get('sd', float('nan')):.3f}")
+        sd = values.get("sd", float("nan"))
+        lines.append(f"  {split:5s}: L_REC {values['rec_per_pixel']:.4f}  L_REG {values['reg_per_pixel']:.4f} "
+                     f"(per pixel)  loss {values['loss_elbo']:.1f} nats (ELBO)  S_D {sd:.3f}")
     lines.append(f"  constant predictor L_REC {report['constant_predictor']['rec_per_pixel']:.4f}; over-regularised: "
                  f"{'YES' if report['over_regularized'] else 'no'}")
     for name, record in report["metrics"].items():

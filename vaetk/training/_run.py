@@ -18,7 +18,7 @@ import json
 import math
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,13 +177,25 @@ def write_history(run_dir: Path, history: list[dict[str, float]]) -> None:
 def current_versions(plugins: Mapping[str, Any]) -> dict[str, Any]:
     import vaetk
 
-    return {"vaetk": vaetk.__version__, "torch": torch.__version__, "numpy": np.__version__,
+    return {"vaetk": str(vaetk.__version__), "torch": str(torch.__version__), "numpy": str(np.__version__),
             "python": platform.python_version(), "plugins": dict(plugins)}
 
 
-def train_experiment(config: ExperimentConfig, out: str | Path, *, resume: bool = False,
-                     progress: bool = False) -> TrainResult:
+def train_experiment(config: ExperimentConfig, out: str | Path, *, resume: bool = False, progress: bool = False,
+                     callbacks: Sequence[Any] = ()) -> TrainResult:
     """Train ``config`` into the run directory ``out`` (see the module docstring for the directory rules).
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+    out : path-like
+        The run directory.
+    resume : bool
+        Continue the run already in ``out`` from its checkpoint (a run without a checkpoint starts over).
+    progress : bool
+        tqdm progress bar.
+    callbacks : sequence of callables
+        ``callback(trainer, row)`` after each epoch (see :class:`Trainer`).
 
     Returns
     -------
@@ -213,7 +225,7 @@ def train_experiment(config: ExperimentConfig, out: str | Path, *, resume: bool 
         write_history(out, trainer.history)
 
     trainer = Trainer(config, model, train_x, train_theta, test_x, test_theta, checkpoint=checkpoint,
-                      callbacks=[log], progress=progress)
+                      callbacks=[log, *callbacks], progress=progress)
     if not continuing:
         files.atomic_write_text(out / files.EXPERIMENT, experiment_to_toml(config))
     provenance = {
