@@ -168,9 +168,11 @@ def test_version_mismatch_warns_or_refuses(tmp_path, store):
 
 @pytest.mark.parametrize(("edit", "error", "message"), [
     ({"[training]": "[trainig]"}, ConfigError, r"trainig: unknown key; did you mean 'training'"),
-    ({"batch_size = 16": "batch_sise = 16"}, ConfigError, r"training\.batch_sise: unknown key; did you mean 'batch_size'"),
+    ({"batch_size = 16": "batch_sise = 16"}, ConfigError,
+     r"training\.batch_sise: unknown key; did you mean 'batch_size'"),
     ({"epochs = 1": 'epochs = "ten"'}, ConfigError, r"training\.epochs: expected an integer, got 'ten'"),
-    ({'name = "small"': 'name = "smal"'}, PluginNotFoundError, r"model\.architecture\.name: Unknown architecture 'smal'"),
+    ({'name = "small"': 'name = "smal"'}, PluginNotFoundError,
+     r"model\.architecture\.name: Unknown architecture 'smal'"),
     ({'name = "standard_normal"': 'name = "standard_norma"'}, PluginNotFoundError, r"Did you mean 'standard_normal'"),
     ({"hidden = 16": "hiden = 16"}, ConfigError, r"model\.architecture\.hiden: unknown key; did you mean 'hidden'"),
     ({'kind = "klushyn"': 'kind = "cyclic"'}, ConfigError, r"schedule\.kind: unknown beta schedule 'cyclic'"),
