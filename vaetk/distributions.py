@@ -1,6 +1,6 @@
 """Generative-parameter distributions p(theta): the ``vaetk.distributions`` plugin group.
 
-A distribution plugin subclasses :class:`Distribution`, declares a frozen dataclass ``Config`` (every field has a
+A plugin subclasses :class:`Distribution`, declares a frozen dataclass ``Config`` (fields all have a
 default) and implements ``sample(n, rng)`` and ``log_prob(x)``. Instances are built from a config::
 
     >>> import numpy as np
@@ -52,7 +52,7 @@ class Distribution(Plugin, abc.ABC):
         self.config = self.Config() if config is None else config
         if not isinstance(self.config, self.Config):
             raise ConfigError(
-                f"{type(self).__name__} needs a {type(self).__name__}.Config, got {type(self.config).__name__}."
+                f"{type(self).__name__} needs its own Config class, got {type(self.config).__name__}."
             )
 
     @property
@@ -68,7 +68,7 @@ class Distribution(Plugin, abc.ABC):
     def log_prob(self, x: Any) -> np.ndarray:
         """Log-density at each row of ``x`` (shape ``(m, dim)``), shape ``(m,)``; ``-inf`` off the support."""
 
-    # -- helpers for subclasses -------------------------------------------------------------------------------
+    # -- helpers for subclasses -----------------------------------------------------------------------------
     def _check_n(self, n: Any) -> int:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ConfigError(f"{type(self).__name__}.sample: n must be an int >= 0, got {n!r}.")
@@ -88,8 +88,13 @@ class Distribution(Plugin, abc.ABC):
         return f"{type(self).__name__}({self.config!r})"
 
 
-def create(name: str, params: Mapping[str, Any] | None = None, *, provider: str | None = None,
-           path: str = "distribution") -> Distribution:
+def create(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    provider: str | None = None,
+    path: str = "distribution",
+) -> Distribution:
     """Build the distribution plugin ``name`` from its parameters (strictly parsed).
 
     Parameters

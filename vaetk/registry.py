@@ -239,7 +239,9 @@ class PluginGroup:
         key = (info.name, info.distribution)
         if key in self._loaded:
             return self._loaded[key]
-        if isinstance(target, metadata.EntryPoint):
+        # Installed plugins are entry points; in-process ones are the objects themselves. (Not an isinstance test:
+        # once the importlib_metadata backport is imported, e.g. by dask.distributed, entry points are its class.)
+        if info.distribution != IN_PROCESS:
             try:
                 obj = target.load()
             except Exception as exc:

@@ -1,4 +1,5 @@
-"""Small configs and store comparisons shared by the dataset-generation tests (as fixtures returning functions)."""
+"""Small configs and store comparisons shared by the dataset-generation tests (as fixtures returning
+functions)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from vaetk.darcy import open_store
 def _small_config(n: int = 17, train: int = 10, test: int = 6, **overrides: Any) -> dict[str, Any]:
     """A tiny KLE2 dataset (4-mode mixture theta, paper scheme) that generates in well under a second."""
     config: dict[str, Any] = {
-        "n": n, "n_modes": 2, "scheme": "paper", "solver": "auto",
+        "n": n,
+        "n_modes": 2,
+        "scheme": "paper",
+        "solver": "auto",
         "kle": {"length_scale": 0.1, "variance": 1.0, "mean": 0.0},
         "distribution": {"name": "gaussian_mixture", "preset": "paper_4mode"},
         "split": {"train": train, "test": test},
@@ -26,8 +30,11 @@ def _small_config(n: int = 17, train: int = 10, test: int = 6, **overrides: Any)
 def _store_arrays(path: Path) -> dict[str, np.ndarray]:
     """Every split's arrays, keyed "split/name" (read through zarr, i.e. decoded values)."""
     info = open_store(path, require_complete=True)
-    return {f"{split}/{name}": info.root[split][name][...] for split in info.splits
-            for name in ("fields", "theta", "permeability")}
+    return {
+        f"{split}/{name}": info.root[split][name][...]
+        for split in info.splits
+        for name in ("fields", "theta", "permeability")
+    }
 
 
 def _assert_same_arrays(a: Path, b: Path) -> None:
@@ -40,9 +47,12 @@ def _assert_same_arrays(a: Path, b: Path) -> None:
 
 
 def _tree_bytes(path: Path) -> dict[str, bytes]:
-    """Every file of a store (metadata, chunks, completion flags) by relative path, the writer lock excluded."""
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
-            if p.is_file() and "_vaetk/lock" not in str(p.relative_to(path))}
+    """Every file of a store (metadata, chunks, completion flags) by relative path, except the lock."""
+    return {
+        str(p.relative_to(path)): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and "_vaetk/lock" not in str(p.relative_to(path))
+    }
 
 
 @pytest.fixture(scope="session")

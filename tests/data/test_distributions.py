@@ -1,4 +1,4 @@
-"""Parameter distributions p(theta): closed-form densities and moments, the paper presets (DESIGN.md section 4),
+"""Parameter distributions p(theta): closed-form densities and moments, the paper presets (DESIGN.md sec. 4),
 bad parameters, and a third-party distribution installed through an entry point."""
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ def test_standard_normal_density_and_moments(rng: np.random.Generator) -> None:
     mean, cov = _moments(x)
     np.testing.assert_allclose(mean, 0, atol=5 / np.sqrt(N))
     np.testing.assert_allclose(cov, np.eye(3), atol=8 * np.sqrt(2 / N))
-    np.testing.assert_allclose(dist.log_prob(x[:50]), scipy.stats.multivariate_normal(np.zeros(3)).logpdf(x[:50]),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        dist.log_prob(x[:50]), scipy.stats.multivariate_normal(np.zeros(3)).logpdf(x[:50]), rtol=1e-12
+    )
 
 
 def test_gaussian_with_full_covariance_matches_scipy(rng: np.random.Generator) -> None:
@@ -65,18 +66,24 @@ def test_paper_4mode_preset_and_mixture_moments(rng: np.random.Generator) -> Non
     np.testing.assert_allclose(mean, 0, atol=5 * np.sqrt(1.0625 / N))
     np.testing.assert_allclose(cov, 1.0625 * np.eye(2), atol=8 * np.sqrt(2 / N) * 1.0625)
     # Each sample lies near one centre (component std 0.25): quadrant frequencies are the weights.
-    counts = np.array([np.sum((np.sign(x[:, 0]) == sx) & (np.sign(x[:, 1]) == sy)) for sx in (1, -1)
-                       for sy in (1, -1)])
+    counts = np.array(
+        [np.sum((np.sign(x[:, 0]) == sx) & (np.sign(x[:, 1]) == sy)) for sx in (1, -1) for sy in (1, -1)]
+    )
     np.testing.assert_allclose(counts / N, 0.25, atol=5 * np.sqrt(0.25 * 0.75 / N))
 
 
 def test_mixture_log_prob_matches_the_weighted_sum_of_densities(rng: np.random.Generator) -> None:
-    params = {"weights": [0.2, 0.8], "means": [[0.0, 0.0], [2.0, 1.0]], "covs": [[[1.0, 0.3], [0.3, 0.5]],
-                                                                                [[0.2, 0.0], [0.0, 0.4]]]}
+    params = {
+        "weights": [0.2, 0.8],
+        "means": [[0.0, 0.0], [2.0, 1.0]],
+        "covs": [[[1.0, 0.3], [0.3, 0.5]], [[0.2, 0.0], [0.0, 0.4]]],
+    }
     dist = create("gaussian_mixture", params)
     x = rng.normal(size=(200, 2)) * 2
-    expected = np.log(0.2 * scipy.stats.multivariate_normal([0, 0], params["covs"][0]).pdf(x)
-                      + 0.8 * scipy.stats.multivariate_normal([2, 1], params["covs"][1]).pdf(x))
+    expected = np.log(
+        0.2 * scipy.stats.multivariate_normal([0, 0], params["covs"][0]).pdf(x)
+        + 0.8 * scipy.stats.multivariate_normal([2, 1], params["covs"][1]).pdf(x)
+    )
     np.testing.assert_allclose(dist.log_prob(x), expected, rtol=1e-10)
 
 
@@ -108,24 +115,47 @@ def test_the_checks_catch_a_density_that_does_not_integrate_to_one() -> None:
     assert failed == {"log_prob_integrates_to_one"}  # the moment check normalises the density itself
 
 
-@pytest.mark.parametrize(("name", "params", "message"), [
-    ("gaussian", {"std": [1.0, -0.5]}, r"'std' parameter .* must be > 0"),
-    ("gaussian", {"mean": [0, 0, 0], "std": [1, 1]}, r"'std' parameter .* must be a list of 3 numbers"),
-    ("gaussian", {"cov": [[1.0, 2.0], [2.0, 1.0]]}, r"'cov' .* must be positive definite; its smallest eigenvalue"),
-    ("gaussian", {"cov": [[1.0, 0.1], [0.2, 1.0]]}, r"'cov' .* must be a symmetric matrix"),
-    ("gaussian", {"std": 1.0, "cov": [[1.0, 0.0], [0.0, 1.0]]}, r"either 'std' or 'cov', not both"),
-    ("gaussian", {"preset": "paper_shifted", "mean": [0, 0]}, r"preset 'paper_shifted' fixes mean and std"),
-    ("gaussian", {"preset": "paper_shiftd"}, r"Did you mean 'paper_shifted'"),
-    ("gaussian_mixture", {"means": [[0, 0], [1, 1]], "weights": [0.5, 0.6]}, r"summing to 1 .*sum is 1.1"),
-    ("gaussian_mixture", {"means": [[0, 0], [1, 1]], "weights": [1.0]}, r"'weights' .* a list of 2 numbers"),
-    ("gaussian_mixture", {"means": [[0, 0], [1, 1]], "weights": [1.5, -0.5]}, r"'weights' .* non-negative"),
-    ("gaussian_mixture", {"means": [[0, 0], [1, 1]], "stds": [0.1, -0.1]}, r"'stds\[1\]' .* must be > 0"),
-    ("gaussian_mixture", {"means": [[0, 0], [1, 1, 1]]}, r"'means' .* equally long"),
-    ("gaussian_mixture", {"stds": [0.1]}, r"'means' is required"),
-    ("uniform", {"low": [0, 0], "high": [1, -1]}, r"'high' .* greater than 'low'"),
-    ("standard_normal", {"dim": 0}, r"'dim' .* an int >= 1"),
-    ("standard_normal", {"dimm": 2}, r"distribution.dimm: unknown key; did you mean 'dim'"),
-])
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("gaussian", {"std": [1.0, -0.5]}, r"'std' parameter .* must be > 0"),
+        ("gaussian", {"mean": [0, 0, 0], "std": [1, 1]}, r"'std' parameter .* must be a list of 3 numbers"),
+        (
+            "gaussian",
+            {"cov": [[1.0, 2.0], [2.0, 1.0]]},
+            r"'cov' .* must be positive definite; its smallest eigenvalue",
+        ),
+        ("gaussian", {"cov": [[1.0, 0.1], [0.2, 1.0]]}, r"'cov' .* must be a symmetric matrix"),
+        ("gaussian", {"std": 1.0, "cov": [[1.0, 0.0], [0.0, 1.0]]}, r"either 'std' or 'cov', not both"),
+        (
+            "gaussian",
+            {"preset": "paper_shifted", "mean": [0, 0]},
+            r"preset 'paper_shifted' fixes mean and std",
+        ),
+        ("gaussian", {"preset": "paper_shiftd"}, r"Did you mean 'paper_shifted'"),
+        (
+            "gaussian_mixture",
+            {"means": [[0, 0], [1, 1]], "weights": [0.5, 0.6]},
+            r"summing to 1 .*sum is 1.1",
+        ),
+        (
+            "gaussian_mixture",
+            {"means": [[0, 0], [1, 1]], "weights": [1.0]},
+            r"'weights' .* a list of 2 numbers",
+        ),
+        (
+            "gaussian_mixture",
+            {"means": [[0, 0], [1, 1]], "weights": [1.5, -0.5]},
+            r"'weights' .* non-negative",
+        ),
+        ("gaussian_mixture", {"means": [[0, 0], [1, 1]], "stds": [0.1, -0.1]}, r"'stds\[1\]' .* must be > 0"),
+        ("gaussian_mixture", {"means": [[0, 0], [1, 1, 1]]}, r"'means' .* equally long"),
+        ("gaussian_mixture", {"stds": [0.1]}, r"'means' is required"),
+        ("uniform", {"low": [0, 0], "high": [1, -1]}, r"'high' .* greater than 'low'"),
+        ("standard_normal", {"dim": 0}, r"'dim' .* an int >= 1"),
+        ("standard_normal", {"dimm": 2}, r"distribution.dimm: unknown key; did you mean 'dim'"),
+    ],
+)
 def test_invalid_parameters_are_clear_errors(name: str, params: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         create(name, params)
@@ -141,8 +171,9 @@ def test_wrong_shaped_input_to_log_prob() -> None:
         create("standard_normal").log_prob(np.zeros((4, 3)))
 
 
-def test_third_party_distribution_through_an_entry_point(monkeypatch: pytest.MonkeyPatch,
-                                                         rng: np.random.Generator) -> None:
+def test_third_party_distribution_through_an_entry_point(
+    monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
+) -> None:
     monkeypatch.syspath_prepend(str(FIXTURE))
     monkeypatch.delitem(sys.modules, "laplace_dist", raising=False)
     group = registry.distributions

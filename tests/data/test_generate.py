@@ -29,13 +29,19 @@ def test_store_contents_match_an_independent_recomputation(reference_store: Path
     dist = create("gaussian_mixture", {"preset": "paper_4mode"})
     basis = kle_basis(17, n_modes=2, length_scale=0.1)
     for split, split_id in (("train", 0), ("test", 1)):
-        theta = np.array([dist.sample(1, np.random.default_rng(np.random.SeedSequence(7, spawn_key=(split_id, i))))[0]
-                          for i in range(info.splits[split])])
+        theta = np.array(
+            [
+                dist.sample(1, np.random.default_rng(np.random.SeedSequence(7, spawn_key=(split_id, i))))[0]
+                for i in range(info.splits[split])
+            ]
+        )
         fields = solve(basis.permeability(theta), scheme="paper", source_quadrature="node")
         group = info.root[split]
         np.testing.assert_array_equal(group["theta"][...], theta)
         np.testing.assert_array_equal(group["fields"][...], fields.astype(np.float32))
-        np.testing.assert_array_equal(group["permeability"][...], basis.permeability(theta).astype(np.float32))
+        np.testing.assert_array_equal(
+            group["permeability"][...], basis.permeability(theta).astype(np.float32)
+        )
         assert group["fields"].chunks == (4, 3, 17, 17)  # one chunk along N per shard
     np.testing.assert_array_equal(info.root["kle_modes"][...], basis.modes)
     np.testing.assert_allclose(info.attrs["kle"]["eigenvalues"], basis.eigenvalues, rtol=0)
@@ -49,7 +55,9 @@ def test_attributes_record_config_seeds_versions_and_trust(reference_store: Path
     assert {"python", "vaetk", "numpy", "scipy", "zarr"} <= set(attrs["versions"])
     assert "SeedSequence" in attrs["seed_derivation"]
     ver = attrs["verification"]
-    assert ver["grids"] == [17, 33] and 1.8 < ver["order_pressure"] < 2.2 and 1.8 < ver["order_velocity"] < 2.2
+    assert (
+        ver["grids"] == [17, 33] and 1.8 < ver["order_pressure"] < 2.2 and 1.8 < ver["order_velocity"] < 2.2
+    )
     for split in ("train", "test"):
         trust = attrs["trust"][split]
         assert trust["residual_max"] < 1e-10 and trust["zero_mean_max"] < 1e-12
@@ -58,13 +66,17 @@ def test_attributes_record_config_seeds_versions_and_trust(reference_store: Path
 
 
 @pytest.mark.parametrize("shard_size", [3, 16])
-def test_identical_for_any_shard_size(reference_store: Path, tmp_path: Path, shard_size: int, small_config, assert_same_arrays) -> None:
+def test_identical_for_any_shard_size(
+    reference_store: Path, tmp_path: Path, shard_size: int, small_config, assert_same_arrays
+) -> None:
     out = tmp_path / "s.zarr"
     generate(small_config(), out, seed=7, shard_size=shard_size, n_workers=1)
     assert_same_arrays(reference_store, out)
 
 
-def test_identical_with_two_worker_processes_and_two_threads(reference_store: Path, tmp_path: Path, small_config, assert_same_arrays, tree_bytes) -> None:
+def test_identical_with_two_worker_processes_and_two_threads(
+    reference_store: Path, tmp_path: Path, small_config, assert_same_arrays, tree_bytes
+) -> None:
     out = tmp_path / "w2.zarr"
     generate(small_config(), out, seed=7, shard_size=4, n_workers=2, n_threads=2)
     assert_same_arrays(reference_store, out)
@@ -72,15 +84,20 @@ def test_identical_with_two_worker_processes_and_two_threads(reference_store: Pa
     assert tree_bytes(reference_store) == tree_bytes(out)
 
 
-def test_identical_on_a_dask_local_cluster(reference_store: Path, tmp_path: Path, small_config,
-                                           tree_bytes) -> None:
+def test_identical_on_a_dask_local_cluster(
+    reference_store: Path, tmp_path: Path, small_config, tree_bytes
+) -> None:
     import distributed
 
     # In-process workers (inproc:// transport): fast to start; the tasks are the same as on a remote cluster.
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
     with cluster, distributed.Client(cluster) as client:
         generate(small_config(), tmp_path / "dask.zarr", seed=7, shard_size=4, executor=client)
-        generate(small_config(), tmp_path / "addr.zarr", seed=7, shard_size=4, executor=cluster.scheduler_address)
+        generate(
+            small_config(), tmp_path / "addr.zarr", seed=7, shard_size=4, executor=cluster.scheduler_address
+        )
     assert tree_bytes(reference_store) == tree_bytes(tmp_path / "dask.zarr")
     assert tree_bytes(reference_store) == tree_bytes(tmp_path / "addr.zarr")
 
@@ -92,8 +109,18 @@ def test_any_shard_can_be_regenerated_alone(reference_store: Path, tmp_path: Pat
     shutil.copytree(reference_store, copy)
     info = open_store(copy)
     config = info.attrs["config"]
-    task = ShardTask(str(copy), "train", 1, 4, 8, 7, config, np.asarray(info.attrs["kle"]["eigenvalues"]),
-                     info.root["kle_modes"][...], None)
+    task = ShardTask(
+        str(copy),
+        "train",
+        1,
+        4,
+        8,
+        7,
+        config,
+        np.asarray(info.attrs["kle"]["eigenvalues"]),
+        info.root["kle_modes"][...],
+        None,
+    )
     record = run_shard(task)
     assert record["start"] == 4 and record["stop"] == 8
     assert tree_bytes(reference_store) == tree_bytes(copy)
@@ -108,7 +135,9 @@ def test_theta_does_not_depend_on_batching() -> None:
     assert not np.array_equal(sample_theta(dist, 124, "train", 0, 20), whole)
 
 
-def test_a_fresh_seed_is_drawn_and_recorded_when_none_is_given(tmp_path: Path, small_config, assert_same_arrays) -> None:
+def test_a_fresh_seed_is_drawn_and_recorded_when_none_is_given(
+    tmp_path: Path, small_config, assert_same_arrays
+) -> None:
     info = generate(small_config(train=2, test=0), tmp_path / "a.zarr", n_workers=1)
     seed = info.attrs["seed"]
     assert isinstance(seed, int) and seed > 2**64  # 128 bits of OS entropy
@@ -118,16 +147,21 @@ def test_a_fresh_seed_is_drawn_and_recorded_when_none_is_given(tmp_path: Path, s
 
 
 def test_n_samples_overrides_the_split_sizes(tmp_path: Path, small_config, store_arrays) -> None:
-    info = generate(small_config(), tmp_path / "a.zarr", n_samples={"train": 3, "test": 0}, seed=1, n_workers=1)
+    info = generate(
+        small_config(), tmp_path / "a.zarr", n_samples={"train": 3, "test": 0}, seed=1, n_workers=1
+    )
     assert info.splits == {"train": 3}
     info = generate(small_config(), tmp_path / "b.zarr", n_samples=2, seed=1, n_workers=1)
     assert info.splits == {"train": 2, "test": 2}
-    np.testing.assert_array_equal(store_arrays(tmp_path / "a.zarr")["train/theta"][:2],
-                                  store_arrays(tmp_path / "b.zarr")["train/theta"])
+    np.testing.assert_array_equal(
+        store_arrays(tmp_path / "a.zarr")["train/theta"][:2], store_arrays(tmp_path / "b.zarr")["train/theta"]
+    )
 
 
 def test_conservative_scheme_is_mass_conservative(tmp_path: Path, small_config) -> None:
-    info = generate(small_config(scheme="conservative", train=3, test=0), tmp_path / "c.zarr", seed=1, n_workers=1)
+    info = generate(
+        small_config(scheme="conservative", train=3, test=0), tmp_path / "c.zarr", seed=1, n_workers=1
+    )
     assert info.attrs["config"]["source_quadrature"] == "cell"
     assert info.attrs["trust"]["train"]["mass_balance_max"] < 1e-10
 
@@ -158,3 +192,27 @@ def test_presets_are_package_data_in_the_wheel() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "vaetk" in pyproject["tool"]["scikit-build"]["wheel"]["packages"]
     assert sorted(p.stem for p in (ROOT / "vaetk" / "configs" / "datasets").glob("*.toml")) == preset_names()
+
+
+def test_native_solver_output_is_independent_of_threads_and_shard_size(tmp_path: Path, small_config,
+                                                                         assert_same_arrays) -> None:
+    # The batched C++ multigrid-CG solver (conservative scheme) parallelises over the samples of a shard.
+    config = small_config(scheme="conservative", solver="native", train=7, test=0)
+    a = generate(config, tmp_path / "a.zarr", seed=3, shard_size=7, n_threads=1, n_workers=1)
+    b = generate(config, tmp_path / "b.zarr", seed=3, shard_size=3, n_threads=2, n_workers=1)
+    assert a.attrs["trust"]["train"]["solvers"] == ["native"]
+    assert a.attrs["trust"]["train"]["residual_max"] <= a.attrs["trust"]["train"]["tol"] * 1.0001
+    assert_same_arrays(a.path, b.path)
+
+
+def test_plugins_load_after_the_importlib_metadata_backport_is_imported() -> None:
+    # dask.distributed imports the importlib_metadata backport, whose entry points stdlib then returns; the
+    # registry must still load plugins in Dask worker processes.
+    import subprocess
+    import sys
+
+    code = ("import importlib_metadata, distributed\n"
+            "from vaetk.registry import registry\n"
+            "print(registry.distributions.get('gaussian').__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "Gaussian"

@@ -24,9 +24,11 @@ def _load_hdf5(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
         with h5py.File(path, "r") as h5:
             missing = [k for k in _HDF5_KEYS[:2] if k not in h5]
             if missing:
-                raise DataError(f"{str(path)!r} is not a Darcy HDF5 file in the authors' layout: missing "
-                                f"dataset(s) {', '.join('/' + m for m in missing)} (expected /output (N, 3, H, W) "
-                                f"and /generative_params (N, s)).")
+                raise DataError(
+                    f"{str(path)!r} is not a Darcy HDF5 file in the authors' layout: missing "
+                    f"dataset(s) {', '.join('/' + m for m in missing)} (expected /output (N, 3, H, W) "
+                    f"and /generative_params (N, s))."
+                )
             stored_split = h5.attrs.get("vaetk_split")
             if stored_split is not None and stored_split != split:
                 raise DataError(f"{str(path)!r} holds the {stored_split!r} split, not {split!r}.")
@@ -34,8 +36,10 @@ def _load_hdf5(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     except OSError as exc:
         raise DataError(f"Cannot read {str(path)!r} as HDF5: {exc}.") from None
     if fields.ndim != 4 or fields.shape[1] != 3 or theta.ndim != 2 or len(theta) != len(fields):
-        raise DataError(f"{str(path)!r}: /output must be (N, 3, H, W) and /generative_params (N, s); got "
-                        f"{fields.shape} and {theta.shape}.")
+        raise DataError(
+            f"{str(path)!r}: /output must be (N, 3, H, W) and /generative_params (N, s); got "
+            f"{fields.shape} and {theta.shape}."
+        )
     return fields, theta
 
 
@@ -63,7 +67,9 @@ class DarcyDataset(Dataset):
     Items are float32 tensors of shape (3, H, W) (and float64 theta of shape (s,)).
     """
 
-    def __init__(self, path: str | os.PathLike[str], split: str = "train", *, return_theta: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], split: str = "train", *, return_theta: bool = False
+    ) -> None:
         self.path = Path(path)
         self.split = split
         self.return_theta = return_theta

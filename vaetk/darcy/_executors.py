@@ -38,9 +38,9 @@ def _pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pool: cf.Executor, own
 def _dask(fn: Callable[[Any], Any], tasks: Sequence[Any], client: Any, keys: Sequence[str]) -> Iterator[Any]:
     import distributed
 
-    futures = [client.submit(fn, task, key=key, pure=False) for task, key in zip(tasks, keys)]
+    futures = [client.submit(fn, task, key=key, pure=False) for task, key in zip(tasks, keys, strict=True)]
     try:
-        for future in distributed.as_completed(futures):
+        for future in distributed.as_completed(futures, loop=client.loop):
             yield future.result()
     finally:
         pending = [f for f in futures if not f.done()]
@@ -63,8 +63,9 @@ def _dask_client(executor: Any, n_workers: int) -> tuple[Any, Callable[[], None]
     try:
         return distributed.get_client(), lambda: None
     except ValueError:  # no client yet: start a local cluster for this run only
-        cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = distributed.Client(cluster, set_as_default=False)
 
         def close() -> None:
@@ -72,6 +73,23 @@ def _dask_client(executor: Any, n_workers: int) -> tuple[Any, Callable[[], None]
             cluster.close()
 
         return client, close
+
+
+def check_executor(executor: Any) -> None:
+    """Raise ConfigError now (before any work) for an executor run_tasks would not accept."""
+    if (
+        executor is None
+        or isinstance(executor, (str, cf.Executor))
+        and (executor in ("local", "dask") or isinstance(executor, cf.Executor) or ":" in executor)
+    ):
+        return
+    if type(executor).__name__ == "Client" and hasattr(executor, "submit"):
+        return
+    raise ConfigError(
+        f"Unknown executor {executor!r}. Use None or 'local' (process pool), 'dask' (a Dask cluster), a "
+        f"scheduler address such as 'tcp://127.0.0.1:8786', a distributed.Client or a "
+        f"concurrent.futures.Executor."
+    )
 
 
 def describe_executor(executor: Any) -> str:
@@ -82,8 +100,14 @@ def describe_executor(executor: Any) -> str:
     return type(executor).__name__
 
 
-def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, executor: Any = None, n_workers: int = 1,
-              keys: Sequence[str] | None = None) -> Iterator[Any]:
+def run_tasks(
+    fn: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    *,
+    executor: Any = None,
+    n_workers: int = 1,
+    keys: Sequence[str] | None = None,
+) -> Iterator[Any]:
     """Run ``fn(task)`` for every task and yield the results as they complete.
 
     Parameters
@@ -92,9 +116,11 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, executor: Any =
         A module-level (picklable) function.
     tasks : sequence
         Picklable task objects.
-    executor : None, "local", "dask", a scheduler address, a distributed.Client or a concurrent.futures.Executor
-        None/"local": in this process when ``n_workers == 1``, else a spawn-context process pool of ``n_workers``.
-        "dask": the current default distributed client, or a LocalCluster of ``n_workers`` started for the run.
+    executor : None, "local", "dask", a scheduler address, a distributed.Client or a
+    concurrent.futures.Executor
+        None/"local": in this process when ``n_workers == 1``, else a spawn-context process pool.
+        "dask": the current default distributed client, or a LocalCluster of ``n_workers`` started for the
+        run.
         An address ("tcp://host:8786"): the Dask scheduler there.
     n_workers : int
         Processes for the local pool or a LocalCluster started here.
@@ -111,14 +137,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, executor: Any =
     if isinstance(executor, cf.Executor):
         yield from _pool(fn, tasks, executor, own=False)
         return
-    is_client = type(executor).__name__ == "Client" and hasattr(executor, "submit")
-    if not (is_client or (isinstance(executor, str) and (executor == "dask" or "://" in executor
-                                                         or ":" in executor))):
-        raise ConfigError(
-            f"Unknown executor {executor!r}. Use None or 'local' (process pool), 'dask' (a Dask cluster), a "
-            f"scheduler address such as 'tcp://127.0.0.1:8786', a distributed.Client or a "
-            f"concurrent.futures.Executor."
-        )
+    check_executor(executor)
     client, close = _dask_client(executor, n_workers)
     try:
         yield from _dask(fn, tasks, client, keys or [f"vaetk-task-{i}" for i in range(len(tasks))])

@@ -1,7 +1,7 @@
 """Export a store split to the authors' HDF5 layout (interoperability with their training code).
 
 Layout: ``/output`` (N, 3, H, W) float32 fields [p, u_x, u_y], ``/generative_params`` (N, s) float64 theta,
-``/permeability`` (N, 1, H, W) float32; file attributes record the split, seed and the store's resolved config.
+``/permeability`` (N, 1, H, W) float32; file attributes record the split, seed and the store's config.
 """
 
 from __future__ import annotations
@@ -16,8 +16,13 @@ from vaetk.errors import DataError
 __all__ = ["export_hdf5"]
 
 
-def export_hdf5(store: str | os.PathLike[str], out: str | os.PathLike[str], *, split: str = "train",
-                overwrite: bool = False) -> Path:
+def export_hdf5(
+    store: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    split: str = "train",
+    overwrite: bool = False,
+) -> Path:
     """Write one split of a complete store as an HDF5 file in the authors' layout.
 
     Parameters

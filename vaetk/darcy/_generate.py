@@ -1,8 +1,9 @@
 """Dataset generation: theta ~ p(theta) -> KLE permeability -> Darcy solve -> sharded Zarr store.
 
 Determinism: sample ``i`` of split ``split`` draws its theta from
-``default_rng(SeedSequence(seed, spawn_key=(SPLIT_IDS[split], i)))``, and each sample is solved on its own, so the
-store's arrays are bit-identical whatever the shard size, worker count, thread count or executor, and any shard can
+``default_rng(SeedSequence(seed, spawn_key=(SPLIT_IDS[split], i)))``, and each sample is solved alone, so the
+store's arrays are bit-identical whatever the shard size, worker count, thread count or executor, and any
+shard can
 be regenerated alone. The KLE basis is computed once by the coordinating process and shipped to the tasks (and
 stored), so every worker, local or remote, builds permeabilities from the same bytes.
 """
@@ -37,14 +38,16 @@ __all__ = ["SPLIT_IDS", "GenerationConfig", "generate", "load_config", "preset_n
 
 SPLIT_IDS = {"train": 0, "test": 1}
 DEFAULT_SHARD_SIZE = 64
-SEED_DERIVATION = ("theta_i = distribution.sample(1, default_rng(SeedSequence(seed, spawn_key=(split_id, i))))[0]; "
-                   "split_id: train 0, test 1")
+SEED_DERIVATION = (
+    "theta_i = distribution.sample(1, default_rng(SeedSequence(seed, spawn_key=(split_id, i))))[0]; "
+    "split_id: train 0, test 1"
+)
 
 
-# -- configuration --------------------------------------------------------------------------------------------
+# -- configuration -----------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class KLEConfig:
-    """Log-permeability G ~ GP(mean, variance * exp(-|x - x'| / length_scale)) (paper: l = 0.1, variance 1)."""
+    """Log-permeability G ~ GP(mean, variance exp(-|x - x'| / length_scale)) (paper: l = 0.1, variance 1)."""
 
     length_scale: float = 0.1
     variance: float = 1.0
@@ -65,8 +68,13 @@ class SplitConfig:
     def __post_init__(self) -> None:
         for name in ("train", "test"):
             check_param(getattr(self, name) >= 0, name, "an int >= 0", getattr(self, name), "the split")
-        check_param(self.train + self.test > 0, "train", "> 0 (or test > 0): a dataset needs samples",
-                    self.train, "the split")
+        check_param(
+            self.train + self.test > 0,
+            "train",
+            "> 0 (or test > 0): a dataset needs samples",
+            self.train,
+            "the split",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +90,7 @@ class GenerationConfig:
     kle : KLEConfig
         ``[kle]`` length_scale, variance, mean.
     distribution : dict
-        ``[distribution]`` table: ``name`` of a ``vaetk.distributions`` plugin (+ optional ``provider``) and its
+        ``[distribution]``: ``name`` of a ``vaetk.distributions`` plugin (+ optional ``provider``) and its
         parameters; its dimension must equal ``n_modes``.
     scheme : {"paper", "conservative"}
         Discretisation (see :func:`vaetk.darcy.solve`).
@@ -106,8 +114,13 @@ class GenerationConfig:
     def __post_init__(self) -> None:
         owner = "the generation config"
         check_param(self.n >= 3, "n", "an int >= 3 (nodes per side)", self.n, owner)
-        check_param(1 <= self.n_modes <= self.n * self.n, "n_modes", f"an int in [1, n^2 = {self.n ** 2}]",
-                    self.n_modes, owner)
+        check_param(
+            1 <= self.n_modes <= self.n * self.n,
+            "n_modes",
+            f"an int in [1, n^2 = {self.n**2}]",
+            self.n_modes,
+            owner,
+        )
         if self.source_quadrature is None:
             object.__setattr__(self, "source_quadrature", DEFAULT_QUADRATURE[self.scheme])
         dist = self.make_distribution()
@@ -141,11 +154,18 @@ class GenerationConfig:
         if isinstance(n_samples, Mapping):
             unknown = set(n_samples) - set(SPLIT_IDS)
             if unknown:
-                raise ConfigError(f"n_samples: unknown split(s) {sorted(unknown)}; splits are {list(SPLIT_IDS)}.")
+                raise ConfigError(
+                    f"n_samples: unknown split(s) {sorted(unknown)}; splits are {list(SPLIT_IDS)}."
+                )
             split = dataclasses.replace(self.split, **dict(n_samples))
         else:
-            check_param(isinstance(n_samples, int) and not isinstance(n_samples, bool) and n_samples >= 1,
-                        "n_samples", "an int >= 1 (samples per split)", n_samples, "generate()")
+            check_param(
+                isinstance(n_samples, int) and not isinstance(n_samples, bool) and n_samples >= 1,
+                "n_samples",
+                "an int >= 1 (samples per split)",
+                n_samples,
+                "generate()",
+            )
             split = SplitConfig(train=n_samples, test=n_samples)
         return dataclasses.replace(self, split=split)
 
@@ -157,7 +177,7 @@ def preset_names() -> list[str]:
 
 
 def load_config(spec: GenerationConfig | Mapping[str, Any] | str | os.PathLike[str]) -> GenerationConfig:
-    """A GenerationConfig from itself, a mapping, a TOML file path or a preset name (``"kle2_standard_normal"``).
+    """A GenerationConfig from itself, a mapping, a TOML file or a preset name (``"kle2_standard_normal"``).
 
     Raises
     ------
@@ -175,15 +195,17 @@ def load_config(spec: GenerationConfig | Mapping[str, Any] | str | os.PathLike[s
     if str(spec) not in names:
         close = difflib.get_close_matches(str(spec), names, n=2)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ConfigError(f"{str(spec)!r} is neither a configuration file nor a dataset preset.{hint} "
-                          f"Presets: {', '.join(names)}.")
+        raise ConfigError(
+            f"{str(spec)!r} is neither a configuration file nor a dataset preset.{hint} "
+            f"Presets: {', '.join(names)}."
+        )
     resource = importlib.resources.files("vaetk") / "configs" / "datasets" / f"{spec}.toml"
     import tomllib
 
     return GenerationConfig.from_dict(tomllib.loads(resource.read_text(encoding="utf-8")), path=str(spec))
 
 
-# -- the shard task -------------------------------------------------------------------------------------------
+# -- the shard task ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ShardTask:
     """Everything a worker needs to produce one shard (picklable; no open handles)."""
@@ -223,7 +245,7 @@ def write_shard_arrays(root: str, split: str, start: int, arrays: dict[str, np.n
 
     group = zarr.open_group(root, mode="r+", path=split)
     for name, values in arrays.items():
-        group[name][start:start + len(values)] = values
+        group[name][start : start + len(values)] = values
 
 
 def run_shard(task: ShardTask) -> dict[str, Any]:
@@ -233,18 +255,38 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
 
     config, distribution = _worker_config(json.dumps(task.config, sort_keys=True))
     theta = sample_theta(distribution, task.seed, task.split, task.start, task.stop)
-    basis = KLEBasis(n=config.n, length_scale=config.kle.length_scale, variance=config.kle.variance,
-                     mean=config.kle.mean, eigenvalues=task.eigenvalues, modes=task.modes)
+    basis = KLEBasis(
+        n=config.n,
+        length_scale=config.kle.length_scale,
+        variance=config.kle.variance,
+        mean=config.kle.mean,
+        eigenvalues=task.eigenvalues,
+        modes=task.modes,
+    )
     permeability = basis.permeability(theta)
-    fields, info = solve(permeability, scheme=config.scheme, solver=config.solver, n_threads=task.n_threads,
-                         source_quadrature=config.source_quadrature, return_info=True)
-    arrays = {"fields": fields.astype(np.float32), "theta": theta, "permeability": permeability.astype(np.float32)}
+    fields, info = solve(
+        permeability,
+        scheme=config.scheme,
+        solver=config.solver,
+        n_threads=task.n_threads,
+        source_quadrature=config.source_quadrature,
+        return_info=True,
+    )
+    arrays = {
+        "fields": fields.astype(np.float32),
+        "theta": theta,
+        "permeability": permeability.astype(np.float32),
+    }
     write_shard_arrays(task.root, task.split, task.start, arrays)
     record = {
-        "split": task.split, "shard": task.shard, "start": task.start, "stop": task.stop,
+        "split": task.split,
+        "shard": task.shard,
+        "start": task.start,
+        "stop": task.stop,
         "sha256": {name: _store.shard_hash(values) for name, values in arrays.items()},
         "trust": {
-            "solver": info.solver, "tol": float(info.tol),
+            "solver": info.solver,
+            "tol": float(info.tol),
             "residual_max": float(np.max(info.residual)),
             "mass_balance_max": float(np.max(info.mass_balance)),
             "zero_mean_max": float(np.max(info.zero_mean)),
@@ -255,7 +297,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     return record
 
 
-# -- generation -----------------------------------------------------------------------------------------------
+# -- generation --------------------------------------------------------------------------------------------
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for dist in ("vaetk", "numpy", "scipy", "zarr"):
@@ -267,8 +309,13 @@ def _versions() -> dict[str, str]:
 
 
 def _check_int(value: Any, name: str, minimum: int) -> None:
-    check_param(value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= minimum),
-                name, f"an int >= {minimum} (or None)", value, "generate()")
+    check_param(
+        value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= minimum),
+        name,
+        f"an int >= {minimum} (or None)",
+        value,
+        "generate()",
+    )
 
 
 def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: int) -> None:
@@ -278,42 +325,78 @@ def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: i
     from vaetk.darcy._kle import kle_basis
     from vaetk.darcy._verify import observed_order
 
-    basis = kle_basis(config.n, length_scale=config.kle.length_scale, variance=config.kle.variance,
-                      mean=config.kle.mean, n_modes=config.n_modes)
+    basis = kle_basis(
+        config.n,
+        length_scale=config.kle.length_scale,
+        variance=config.kle.variance,
+        mean=config.kle.mean,
+        n_modes=config.n_modes,
+    )
     splits = {s: getattr(config.split, s) for s in SPLIT_IDS if getattr(config.split, s) > 0}
     group = zarr.open_group(root, mode="a")  # the directory already holds our lock
     # The marker first: a store interrupted while being created is still recognised (and can be overwritten).
-    group.attrs.update({"vaetk_store": {"kind": _store.KIND, "format_version": _store.FORMAT_VERSION},
-                        "status": "creating"})
-    modes = group.create_array("kle_modes", shape=basis.modes.shape, chunks=basis.modes.shape, dtype="float64",
-                               compressors=None, fill_value=0.0)
+    group.attrs.update(
+        {"vaetk_store": {"kind": _store.KIND, "format_version": _store.FORMAT_VERSION}, "status": "creating"}
+    )
+    modes = group.create_array(
+        "kle_modes",
+        shape=basis.modes.shape,
+        chunks=basis.modes.shape,
+        dtype="float64",
+        compressors=None,
+        fill_value=0.0,
+    )
     modes[...] = basis.modes
     codec = zarr.codecs.ZstdCodec(level=1)
     n, s = config.n, config.n_modes
     for split, count in splits.items():
         g = group.create_group(split)
         size = min(shard_size, count)
-        g.create_array("fields", shape=(count, 3, n, n), chunks=(size, 3, n, n), dtype="float32",
-                       compressors=codec, fill_value=0.0)
-        g.create_array("theta", shape=(count, s), chunks=(size, s), dtype="float64", compressors=codec,
-                       fill_value=0.0)
-        g.create_array("permeability", shape=(count, n, n), chunks=(size, n, n), dtype="float32",
-                       compressors=codec, fill_value=0.0)
-        g.attrs.update({"n_samples": count, "shard_size": shard_size, "n_shards": math.ceil(count / shard_size),
-                        "split_id": SPLIT_IDS[split]})
+        g.create_array(
+            "fields",
+            shape=(count, 3, n, n),
+            chunks=(size, 3, n, n),
+            dtype="float32",
+            compressors=codec,
+            fill_value=0.0,
+        )
+        g.create_array(
+            "theta", shape=(count, s), chunks=(size, s), dtype="float64", compressors=codec, fill_value=0.0
+        )
+        g.create_array(
+            "permeability",
+            shape=(count, n, n),
+            chunks=(size, n, n),
+            dtype="float32",
+            compressors=codec,
+            fill_value=0.0,
+        )
+        g.attrs.update(
+            {
+                "n_samples": count,
+                "shard_size": shard_size,
+                "n_shards": math.ceil(count / shard_size),
+                "split_id": SPLIT_IDS[split],
+            }
+        )
     _store.init_bookkeeping(root)
-    group.attrs.update({
-        "config": config.to_dict(),
-        "splits": splits,
-        "seed": seed,
-        "seed_derivation": SEED_DERIVATION,
-        "shard_size": shard_size,
-        "versions": _versions(),
-        "kle": {**basis.params, "eigenvalues": basis.eigenvalues.tolist(),
-                "modes_sha256": _store.shard_hash(basis.modes)},
-        "verification": observed_order(config.scheme, config.solver),
-        "status": "incomplete",
-    })
+    group.attrs.update(
+        {
+            "config": config.to_dict(),
+            "splits": splits,
+            "seed": seed,
+            "seed_derivation": SEED_DERIVATION,
+            "shard_size": shard_size,
+            "versions": _versions(),
+            "kle": {
+                **basis.params,
+                "eigenvalues": basis.eigenvalues.tolist(),
+                "modes_sha256": _store.shard_hash(basis.modes),
+            },
+            "verification": observed_order(config.scheme, config.solver),
+            "status": "incomplete",
+        }
+    )
 
 
 def _clear(root: Path) -> None:
@@ -327,8 +410,9 @@ def _clear(root: Path) -> None:
             shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
-def _check_resume(info: _store.StoreInfo, config: GenerationConfig, seed: int | None,
-                  shard_size: int | None) -> tuple[int, int]:
+def _check_resume(
+    info: _store.StoreInfo, config: GenerationConfig, seed: int | None, shard_size: int | None
+) -> tuple[int, int]:
     attrs = info.attrs
     problems = []
     stored = attrs["config"]
@@ -341,9 +425,12 @@ def _check_resume(info: _store.StoreInfo, config: GenerationConfig, seed: int | 
     if shard_size is not None and shard_size != attrs["shard_size"]:
         problems.append(f"shard_size: store has {attrs['shard_size']}, requested {shard_size}")
     if problems:
-        raise ConfigError(f"Cannot resume {str(info.path)!r}: it was started with different settings ("
-                          + "; ".join(problems) + "). Resume with the original settings, or start again with "
-                          "--overwrite.")
+        raise ConfigError(
+            f"Cannot resume {str(info.path)!r}: it was started with different settings ("
+            + "; ".join(problems)
+            + "). Resume with the original settings, or start again with "
+            "--overwrite."
+        )
     return int(attrs["seed"]), int(attrs["shard_size"])
 
 
@@ -374,11 +461,11 @@ def generate(
         Override the config's split sizes: an int gives every split that many samples; ``{"train": 1000,
         "test": 0}`` sets them one by one.
     seed : int, optional
-        Root seed. None: a fresh random one (recorded in the store) for a new store, the stored one when resuming.
+        Root seed. None: a fresh random one (recorded) for a new store, the stored one when resuming.
     shard_size : int, optional
         Samples per shard (= per chunk along N). Default 64, or the stored one when resuming.
     executor : None, "local", "dask", scheduler address, distributed.Client or concurrent.futures.Executor
-        Where shard tasks run (see :func:`vaetk.darcy._executors.run_tasks`). A Dask cluster's workers must see
+        Where shard tasks run (:func:`vaetk.darcy._executors.run_tasks`). A Dask cluster's workers must see
         ``out`` at the same path (same machine or a shared file system).
     resume : bool
         Finish an interrupted store: shards already flagged complete (and matching their checksums) are kept.
@@ -402,11 +489,12 @@ def generate(
     ConfigError
         Bad config or arguments; resume with settings that differ from the store's.
     DataError
-        Output exists and is not resumable/overwritable, foreign or corrupted store, store locked by another run,
+        Output exists and is not resumable/overwritable, foreign or corrupted store, store locked by another
+        run,
         disk full or unwritable (completed shards are kept; fix the cause and resume).
     """
     from vaetk._threads import available_cpus
-    from vaetk.darcy._executors import describe_executor, run_tasks
+    from vaetk.darcy._executors import check_executor, describe_executor, run_tasks
 
     config = load_config(config)
     if n_samples is not None:
@@ -416,10 +504,13 @@ def generate(
     _check_int(n_workers, "n_workers", 1)
     if resume and overwrite:
         raise ConfigError("generate(): resume and overwrite exclude each other; pick one.")
+    check_executor(executor)
     n_workers = n_workers or available_cpus()
     root = Path(out)
     if root.exists() and not root.is_dir():
-        raise DataError(f"The output {str(root)!r} is a file; give a directory path (DIR.zarr) for the store.")
+        raise DataError(
+            f"The output {str(root)!r} is a file; give a directory path (DIR.zarr) for the store."
+        )
     existing = root.is_dir() and any(root.iterdir())
     if existing and not _store.is_store(root):
         raise DataError(
@@ -427,8 +518,10 @@ def generate(
             f"write into or delete it; choose another --out path or empty it yourself."
         )
     if existing and not (resume or overwrite):
-        raise DataError(f"The output {str(root)!r} already holds a dataset store. Pass --resume (resume=True) to "
-                        f"finish it, or --overwrite (overwrite=True) to replace it.")
+        raise DataError(
+            f"The output {str(root)!r} already holds a dataset store. Pass --resume (resume=True) to "
+            f"finish it, or --overwrite (overwrite=True) to replace it."
+        )
     root.mkdir(parents=True, exist_ok=True)
     with _store.writer_lock(root):
         if existing and overwrite:
@@ -452,25 +545,44 @@ def generate(
             for k in range(math.ceil(count / shard_size)):
                 if existing and _store.verify_shard(info, split, k):
                     continue
-                tasks.append(ShardTask(str(root), split, k, k * shard_size, min((k + 1) * shard_size, count),
-                                       seed, config.to_dict(), eigenvalues, modes, n_threads))
+                tasks.append(
+                    ShardTask(
+                        str(root),
+                        split,
+                        k,
+                        k * shard_size,
+                        min((k + 1) * shard_size, count),
+                        seed,
+                        config.to_dict(),
+                        eigenvalues,
+                        modes,
+                        n_threads,
+                    )
+                )
         total = sum(info.splits.values())
         todo = sum(t.stop - t.start for t in tasks)
         run = uuid.uuid4().hex[:8]
         keys = [f"vaetk-shard-{t.split}-{t.shard}-{run}" for t in tasks]
         from tqdm.auto import tqdm
 
-        with tqdm(total=total, initial=total - todo, unit="sample", disable=not progress,
-                  desc=f"generate ({describe_executor(executor)}, {n_workers} workers)") as bar:
+        with tqdm(
+            total=total,
+            initial=total - todo,
+            unit="sample",
+            disable=not progress,
+            desc=f"generate ({describe_executor(executor)}, {n_workers} workers)",
+        ) as bar:
+            done = 0  # samples written by this run (tqdm does not count when disabled)
             try:
                 for record in run_tasks(run_shard, tasks, executor=executor, n_workers=n_workers, keys=keys):
+                    done += record["stop"] - record["start"]
                     bar.update(record["stop"] - record["start"])
             except OSError as exc:
-                done = bar.n - (total - todo)
                 reason = "the disk is full" if exc.errno == errno.ENOSPC else f"a write failed ({exc})"
                 raise DataError(
-                    f"Generation into {str(root)!r} stopped: {reason}. {done} samples of this run were written "
-                    f"and flagged complete and are kept; no completed shard was touched. Free space (or fix the "
+                    f"Generation into {str(root)!r} stopped: {reason}. {done} samples of this run were "
+                    f"written and flagged complete and are kept; no completed shard was touched. "
+                    f"Free space (or fix the "
                     f"cause) and run the same command with --resume."
                 ) from exc
         _finalise(root)
@@ -488,8 +600,10 @@ def _finalise(root: Path) -> None:
         n_shards = int(group[split].attrs["n_shards"])
         records = [_store.read_flag(root, split, k) for k in range(n_shards)]
         if any(r is None for r in records):
-            raise DataError(f"Internal error: split {split!r} of {str(root)!r} has unflagged shards after the run; "
-                            f"run again with --resume.")
+            raise DataError(
+                f"Internal error: split {split!r} of {str(root)!r} has unflagged shards after the run; "
+                f"run again with --resume."
+            )
         summary[split] = _store.summarise_trust(records)  # type: ignore[arg-type]
         group[split].attrs["trust"] = summary[split]
     group.attrs.update({"trust": summary, "status": "complete"})

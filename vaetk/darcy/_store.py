@@ -2,8 +2,9 @@
 
 Layout of ``DIR.zarr`` (DESIGN.md section 3)::
 
-    zarr.json                root group; attributes: "vaetk_store" (kind, format version), resolved config, seeds,
-                             versions, KLE eigenvalues and basis hash, scheme verification, status, trust summary
+    zarr.json                root group; attributes: "vaetk_store" (kind, format version), config, seeds,
+                             versions, KLE eigenvalues and basis hash, scheme verification, status, trust
+                             summary
     kle_modes                (s, n, n) float64, the exact KLE basis the permeabilities were built from
     <split>/                 one group per split ("train", "test"); attributes: n_samples, shard_size, trust
       fields                 (N, 3, n, n) float32, channels [p, u_x, u_y]
@@ -44,10 +45,11 @@ SPLITS = ("train", "test")
 _BOOK = "_vaetk"
 
 
-# -- small file helpers ---------------------------------------------------------------------------------------
+# -- small file helpers ------------------------------------------------------------------------------------
 def _group_json(attributes: dict[str, Any]) -> bytes:
-    return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attributes}, indent=2,
-                      sort_keys=True).encode()
+    return json.dumps(
+        {"zarr_format": 3, "node_type": "group", "attributes": attributes}, indent=2, sort_keys=True
+    ).encode()
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -98,7 +100,7 @@ def init_bookkeeping(root: Path) -> None:
             write_atomic(path, _group_json({}))
 
 
-# -- the writer lock ------------------------------------------------------------------------------------------
+# -- the writer lock ---------------------------------------------------------------------------------------
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -125,17 +127,27 @@ def writer_lock(root: Path) -> Iterator[dict[str, Any]]:
             lock_dir.mkdir(parents=True, exist_ok=False)  # atomic: exactly one process creates it
         except FileExistsError:
             owner = _read_lock(lock_dir)
-            if owner is not None and owner.get("host") == me["host"] and not _pid_alive(int(owner.get("pid", -1))):
+            if (
+                owner is not None
+                and owner.get("host") == me["host"]
+                and not _pid_alive(int(owner.get("pid", -1)))
+            ):
                 shutil.rmtree(lock_dir, ignore_errors=True)  # stale: its owner was killed
                 continue
-            if owner is None and _lock_age(lock_dir) > 60.0:  # an empty lock older than a minute: a crashed mkdir
+            if (
+                owner is None and _lock_age(lock_dir) > 60.0
+            ):  # an empty lock older than a minute: a crashed mkdir
                 shutil.rmtree(lock_dir, ignore_errors=True)
                 continue
-            who = (f"process {owner.get('pid')} on host {owner.get('host')} (since {owner.get('started')})"
-                   if owner else "another process")
+            who = (
+                f"process {owner.get('pid')} on host {owner.get('host')} (since {owner.get('started')})"
+                if owner
+                else "another process"
+            )
             raise DataError(
-                f"The store {str(root)!r} is being written by {who}. Two runs cannot write one store. Wait for "
-                f"it to finish, or, if that run is dead, remove {str(lock_dir)!r} and run again with --resume."
+                f"The store {str(root)!r} is being written by {who}. Two runs cannot write one store. "
+                f"Wait for it to finish, or, if that run is dead, remove {str(lock_dir)!r} and run again "
+                f"with --resume."
             ) from None
         else:
             write_atomic(lock_dir / "zarr.json", _group_json({"owner": me}))
@@ -160,15 +172,18 @@ def _lock_age(lock_dir: Path) -> float:
         return 0.0
 
 
-# -- reading and validating a store ---------------------------------------------------------------------------
+# -- reading and validating a store ------------------------------------------------------------------------
 def is_store(path: Path) -> bool:
     """Whether ``path`` has the root metadata of a vaetk Darcy store (validity is checked by open_store)."""
     try:
         meta = json.loads((Path(path) / "zarr.json").read_bytes())
     except (OSError, ValueError):
         return False
-    return isinstance(meta, dict) and isinstance(meta.get("attributes"), dict) and \
-        isinstance(meta["attributes"].get("vaetk_store"), dict)
+    return (
+        isinstance(meta, dict)
+        and isinstance(meta.get("attributes"), dict)
+        and isinstance(meta["attributes"].get("vaetk_store"), dict)
+    )
 
 
 @dataclass(frozen=True)
@@ -196,8 +211,10 @@ class StoreInfo:
 
     def split_group(self, split: str) -> Any:
         if split not in self.splits:
-            raise DataError(f"The store {str(self.path)!r} has no split {split!r}; it has: "
-                            f"{', '.join(self.splits) or '(none)'}.")
+            raise DataError(
+                f"The store {str(self.path)!r} has no split {split!r}; it has: "
+                f"{', '.join(self.splits) or '(none)'}."
+            )
         return self.root[split]
 
     def missing_shards(self, split: str) -> list[int]:
@@ -230,24 +247,34 @@ def open_store(path: str | os.PathLike[str], *, mode: str = "r", require_complet
     if not root_path.exists():
         raise DataError(f"No dataset store at {str(root_path)!r}. Create one with `vaetk generate darcy`.")
     if not root_path.is_dir():
-        raise DataError(f"{str(root_path)!r} is a file, not a dataset store (a DIR.zarr directory). For an "
-                        f"exported HDF5 file use vaetk.darcy.DarcyDataset directly.")
+        raise DataError(
+            f"{str(root_path)!r} is a file, not a dataset store (a DIR.zarr directory). For an "
+            f"exported HDF5 file use vaetk.darcy.DarcyDataset directly."
+        )
     meta_path = root_path / "zarr.json"
     try:
         meta = json.loads(meta_path.read_bytes())
     except FileNotFoundError:
-        raise DataError(f"{str(root_path)!r} is not a dataset store: it has no zarr.json (not a Zarr v3 "
-                        f"store, or its root metadata was deleted).") from None
+        raise DataError(
+            f"{str(root_path)!r} is not a dataset store: it has no zarr.json (not a Zarr v3 "
+            f"store, or its root metadata was deleted)."
+        ) from None
     except (OSError, ValueError) as exc:
-        raise DataError(f"The store {str(root_path)!r} is corrupted: its root metadata {str(meta_path)!r} cannot "
-                        f"be read ({exc}). Regenerate it with --overwrite.") from None
+        raise DataError(
+            f"The store {str(root_path)!r} is corrupted: its root metadata {str(meta_path)!r} cannot "
+            f"be read ({exc}). Regenerate it with --overwrite."
+        ) from None
     marker = meta.get("attributes", {}).get("vaetk_store") if isinstance(meta, dict) else None
     if not isinstance(marker, dict) or marker.get("kind") != KIND:
-        raise DataError(f"{str(root_path)!r} is a Zarr store but not a vaetk Darcy dataset (no 'vaetk_store' "
-                        f"attribute of kind {KIND!r}). vaetk will not read or modify it.")
+        raise DataError(
+            f"{str(root_path)!r} is a Zarr store but not a vaetk Darcy dataset (no 'vaetk_store' "
+            f"attribute of kind {KIND!r}). vaetk will not read or modify it."
+        )
     if marker.get("format_version") != FORMAT_VERSION:
-        raise DataError(f"The store {str(root_path)!r} has format version {marker.get('format_version')!r}; this "
-                        f"vaetk reads version {FORMAT_VERSION}. Use the vaetk version that wrote it, or regenerate.")
+        raise DataError(
+            f"The store {str(root_path)!r} has format version {marker.get('format_version')!r}; this "
+            f"vaetk reads version {FORMAT_VERSION}. Use the vaetk version that wrote it, or regenerate."
+        )
     try:
         root = zarr.open_group(root_path, mode=mode)
         attrs = root.attrs.asdict()
@@ -259,29 +286,38 @@ def open_store(path: str | os.PathLike[str], *, mode: str = "r", require_complet
                 arr = group[name]
                 shape, dtype = expected[name]
                 if arr.shape != shape or arr.dtype != np.dtype(dtype):
-                    raise DataError(f"The store {str(root_path)!r} is corrupted: {split}/{name} has shape "
-                                    f"{arr.shape} and dtype {arr.dtype}, expected {shape} and {dtype}.")
+                    raise DataError(
+                        f"The store {str(root_path)!r} is corrupted: {split}/{name} has shape "
+                        f"{arr.shape} and dtype {arr.dtype}, expected {shape} and {dtype}."
+                    )
             splits[split] = int(n_samples)
     except DataError:
         raise
     except Exception as exc:  # missing arrays/groups, unreadable array metadata
-        raise DataError(f"The store {str(root_path)!r} is corrupted or truncated: {type(exc).__name__}: {exc}. "
-                        f"Regenerate it with `vaetk generate darcy ... --overwrite`.") from None
+        raise DataError(
+            f"The store {str(root_path)!r} is corrupted or truncated: {type(exc).__name__}: {exc}. "
+            f"Regenerate it with `vaetk generate darcy ... --overwrite`."
+        ) from None
     info = StoreInfo(root_path, root, attrs, splits, complete=False)
     complete = all(not info.missing_shards(s) for s in splits)
     info = StoreInfo(root_path, root, attrs, splits, complete=complete)
     if require_complete and not complete:
         missing = {s: len(info.missing_shards(s)) for s in splits}
-        raise DataError(f"The store {str(root_path)!r} is incomplete (shards not yet written: "
-                        f"{', '.join(f'{s}: {m}' for s, m in missing.items() if m)}). Finish it with "
-                        f"`vaetk generate darcy CONFIG --out {root_path} --resume`.")
+        raise DataError(
+            f"The store {str(root_path)!r} is incomplete (shards not yet written: "
+            f"{', '.join(f'{s}: {m}' for s, m in missing.items() if m)}). Finish it with "
+            f"`vaetk generate darcy CONFIG --out {root_path} --resume`."
+        )
     return info
 
 
 def _expected_shapes(attrs: dict[str, Any], n_samples: int) -> dict[str, tuple[tuple[int, ...], str]]:
     n, s = int(attrs["config"]["n"]), int(attrs["config"]["n_modes"])
-    return {"fields": ((n_samples, 3, n, n), "float32"), "theta": ((n_samples, s), "float64"),
-            "permeability": ((n_samples, n, n), "float32")}
+    return {
+        "fields": ((n_samples, 3, n, n), "float32"),
+        "theta": ((n_samples, s), "float64"),
+        "permeability": ((n_samples, n, n), "float32"),
+    }
 
 
 def read_shard(info: StoreInfo, split: str, shard: int) -> dict[str, np.ndarray]:
@@ -294,8 +330,10 @@ def read_shard(info: StoreInfo, split: str, shard: int) -> dict[str, np.ndarray]
         try:
             out[name] = group[name][start:stop]
         except Exception as exc:
-            raise DataError(f"The store {str(info.path)!r} is corrupted: cannot read {split}/{name} samples "
-                            f"{start}:{stop} (shard {shard}): {type(exc).__name__}: {exc}.") from None
+            raise DataError(
+                f"The store {str(info.path)!r} is corrupted: cannot read {split}/{name} samples "
+                f"{start}:{stop} (shard {shard}): {type(exc).__name__}: {exc}."
+            ) from None
     return out
 
 
@@ -311,7 +349,7 @@ def verify_shard(info: StoreInfo, split: str, shard: int) -> bool:
     return all(record.get("sha256", {}).get(k) == shard_hash(v) for k, v in arrays.items())
 
 
-# -- summary --------------------------------------------------------------------------------------------------
+# -- summary -----------------------------------------------------------------------------------------------
 def describe_store(path: str | os.PathLike[str], *, verify: bool = False) -> str:
     """A human-readable summary of a store: contents, provenance and trust records (``vaetk info STORE``).
 
@@ -342,23 +380,32 @@ def describe_store(path: str | os.PathLike[str], *, verify: bool = False) -> str
     ]
     ver = a.get("verification", {})
     if ver:
-        lines.append(f"  scheme verification ({ver['method']}): observed order {ver['order_pressure']:.3f} "
-                     f"(pressure), {ver['order_velocity']:.3f} (velocity) on grids {ver['grids']}")
+        lines.append(
+            f"  scheme verification ({ver['method']}): observed order {ver['order_pressure']:.3f} "
+            f"(pressure), {ver['order_velocity']:.3f} (velocity) on grids {ver['grids']}"
+        )
     for split, n in info.splits.items():
         missing = info.missing_shards(split)
         group = info.root[split]
         n_shards = int(group.attrs["n_shards"])
-        lines.append(f"  {split}: {n} samples in {n_shards} shards ({n_shards - len(missing)} complete); "
-                     f"fields (N, 3, {cfg['n']}, {cfg['n']}) float32, theta (N, {cfg['n_modes']}) float64, "
-                     f"permeability (N, {cfg['n']}, {cfg['n']}) float32")
+        lines.append(
+            f"  {split}: {n} samples in {n_shards} shards ({n_shards - len(missing)} complete); "
+            f"fields (N, 3, {cfg['n']}, {cfg['n']}) float32, theta (N, {cfg['n_modes']}) float64, "
+            f"permeability (N, {cfg['n']}, {cfg['n']}) float32"
+        )
         trust = summarise_trust([r for k in range(n_shards) if (r := read_flag(info.path, split, k))])
         if trust:
-            lines.append(f"    trust: solver(s) {', '.join(trust['solvers'])}, tol {trust['tol']:g}; max relative "
-                         f"residual {trust['residual_max']:.3g}; max mass-balance error "
-                         f"{trust['mass_balance_max']:.3g}; max zero-mean error {trust['zero_mean_max']:.3g}")
+            lines.append(
+                f"    trust: solver(s) {', '.join(trust['solvers'])}, tol {trust['tol']:g}; max relative "
+                f"residual {trust['residual_max']:.3g}; max mass-balance error "
+                f"{trust['mass_balance_max']:.3g}; max zero-mean error {trust['zero_mean_max']:.3g}"
+            )
         if verify:
             bad = [k for k in range(n_shards) if k not in missing and not verify_shard(info, split, k)]
-            lines.append(f"    verify: {'all completed shards match their checksums' if not bad else 'DAMAGED shards ' + str(bad)}")
+            lines.append(
+                "    verify: "
+                + ("all completed shards match their checksums" if not bad else f"DAMAGED shards {bad}")
+            )
     return "\n".join(lines)
 
 

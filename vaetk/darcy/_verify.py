@@ -35,7 +35,7 @@ def manufactured_problem(n: int) -> tuple[np.ndarray, ...]:
 
 
 def observed_order(scheme: str, solver: str = "auto", grids: tuple[int, int] = (17, 33)) -> dict[str, Any]:
-    """Solve the manufactured problem on two grids with ``solve(..., scheme, solver)``; return the errors and the
+    """Solve the manufactured problem on two grids with ``solve(..., scheme, solver)``; return errors and the
     observed convergence orders (a record for a store's attributes)."""
     from vaetk.darcy._solve import solve
 
@@ -44,8 +44,12 @@ def observed_order(scheme: str, solver: str = "auto", grids: tuple[int, int] = (
         K, f, p, ux, uy = manufactured_problem(n)
         fields = solve(K, f, scheme=scheme, solver=solver)[0]
         w = trapezoid_weights(n)
-        errors.append((float(np.sqrt((w * (fields[0] - p) ** 2).sum())),
-                       float(np.sqrt((w * ((fields[1] - ux) ** 2 + (fields[2] - uy) ** 2)).sum()))))
+        errors.append(
+            (
+                float(np.sqrt((w * (fields[0] - p) ** 2).sum())),
+                float(np.sqrt((w * ((fields[1] - ux) ** 2 + (fields[2] - uy) ** 2)).sum())),
+            )
+        )
     ratio = (grids[1] - 1) / (grids[0] - 1)
     return {
         "method": "manufactured solution p = cos(pi x) cos(pi y), K = exp(0.5 sin(2 pi x) cos(3 pi y))",

@@ -42,7 +42,9 @@ def check_seeded_determinism(plugin: type) -> None:
     np.random.seed(1)  # the legacy global state must play no part
     c = dist.sample(50, _rng())
     np.random.seed(2)
-    assert np.array_equal(c, a), "sample() must use only the Generator it is given (not np.random's global state)"
+    assert np.array_equal(c, a), (
+        "sample() must use only the Generator it is given (not np.random's global state)"
+    )
     assert not np.array_equal(a, dist.sample(50, _rng(1))), "different seeds gave identical samples"
 
 
@@ -50,17 +52,26 @@ def check_log_prob_finite_and_consistent(plugin: type) -> None:
     dist = _instance(plugin)
     x = dist.sample(64, _rng())
     lp = np.asarray(dist.log_prob(x))
-    assert lp.shape == (64,), f"log_prob(x) for x of shape (64, {dist.dim}) must have shape (64,), got {lp.shape}"
+    assert lp.shape == (64,), (
+        f"log_prob(x) for x of shape (64, {dist.dim}) must have shape (64,), got {lp.shape}"
+    )
     assert np.all(np.isfinite(lp)), "log_prob must be finite at the distribution's own samples"
     single = np.array([float(np.asarray(dist.log_prob(row[None]))[0]) for row in x[:8]])
-    np.testing.assert_allclose(single, lp[:8], rtol=1e-12, atol=1e-12,
-                               err_msg="log_prob of one row must not depend on the other rows of the batch")
+    np.testing.assert_allclose(
+        single,
+        lp[:8],
+        rtol=1e-12,
+        atol=1e-12,
+        err_msg="log_prob of one row must not depend on the other rows of the batch",
+    )
 
 
 def _grid(dist) -> tuple[np.ndarray, np.ndarray, float]:  # type: ignore[no-untyped-def]
-    """Midpoints of a box covering the bulk of the samples with a wide margin, their log-densities, cell area."""
-    assert dist.dim == 2, (f"example_config() must describe a 2-D distribution for the normalisation and moment "
-                           f"checks (got dim {dist.dim})")
+    """Midpoints of a box around the samples (wide margin), their densities, and the cell area."""
+    assert dist.dim == 2, (
+        f"example_config() must describe a 2-D distribution for the normalisation and moment "
+        f"checks (got dim {dist.dim})"
+    )
     x = dist.sample(_N_MOMENTS, _rng(2))
     lo, hi = x.min(axis=0), x.max(axis=0)
     lo, hi = lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo)
@@ -87,10 +98,12 @@ def check_sample_moments_match_density(plugin: type) -> None:
     # 6 (mean) and 8 (covariance, allowing for kurtosis) standard errors, plus the quadrature error.
     se_mean = np.sqrt(np.diag(cov_q) / _N_MOMENTS)
     assert np.all(np.abs(mean_s - mean_q) < 6 * se_mean + 1e-3 * np.sqrt(np.diag(cov_q))), (
-        f"sample mean {mean_s} does not match the mean of exp(log_prob) {mean_q}")
+        f"sample mean {mean_s} does not match the mean of exp(log_prob) {mean_q}"
+    )
     scale = np.sqrt(np.outer(np.diag(cov_q), np.diag(cov_q)))
     assert np.all(np.abs(cov_s - cov_q) < 8 * np.sqrt(2.0 / _N_MOMENTS) * scale + 1e-3 * scale), (
-        f"sample covariance {cov_s.tolist()} does not match the covariance of exp(log_prob) {cov_q.tolist()}")
+        f"sample covariance {cov_s.tolist()} does not match the covariance of exp(log_prob) {cov_q.tolist()}"
+    )
 
 
 CHECKS: list[Check] = [

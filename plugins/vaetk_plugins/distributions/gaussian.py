@@ -24,8 +24,10 @@ def resolve(config: Any) -> tuple[np.ndarray, np.ndarray]:
     if config.preset is not None:
         given = [k for k in ("mean", "std", "cov") if getattr(config, k) is not None]
         if given:
-            raise ConfigError(f"{OWNER}: preset {config.preset!r} fixes mean and std; remove "
-                              f"{', '.join(repr(g) for g in given)} or the preset.")
+            raise ConfigError(
+                f"{OWNER}: preset {config.preset!r} fixes mean and std; remove "
+                f"{', '.join(repr(g) for g in given)} or the preset."
+            )
         mean, std = PRESETS[config.preset]["mean"], PRESETS[config.preset]["std"]
     if mean is not None:
         dim = len(vector(mean, "mean", OWNER))
@@ -43,7 +45,7 @@ class Gaussian(Distribution):
     """A multivariate normal distribution N(mean, cov).
 
     Give ``std`` (a number or one value per dimension; a diagonal covariance) or ``cov`` (a full symmetric
-    positive-definite matrix), or neither for unit variance. ``mean`` defaults to zero; the dimension comes from
+    positive-definite matrix), or neither for unit variance. ``mean`` defaults to zero; the dimension is
     whichever of mean/std/cov is a list (2 when none is). ``preset = "paper_shifted"`` is the paper's shifted
     Gaussian, mean (1, 1) and std (0.5, 0.5).
     """
