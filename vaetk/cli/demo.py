@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 HELP = "generate a small dataset, train a semi-supervised VAE, evaluate it and print a summary (a few minutes)"
 
 
 def populate_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="vaetk-demo", help="output directory (default: ./vaetk-demo)")
+    parser.add_argument("--out", default=None,
+                        help="output directory, must be empty or missing (default: ./vaetk-demo, or ./vaetk-demo-N "
+                             "when that exists)")
     parser.add_argument("--n", type=int, default=33, help="grid nodes per side (default 33; the paper uses 65)")
     parser.add_argument("--seed", type=int, default=0, help="root seed of the dataset and the training")
     parser.add_argument("--epochs", type=int, help="override the demo experiment's epochs")
@@ -23,9 +26,13 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _fresh_default() -> Path:
+    candidates = [Path("vaetk-demo")] + [Path(f"vaetk-demo-{i}") for i in range(1, 1000)]
+    return next(p for p in candidates if not p.exists() or not any(p.iterdir()))
+
+
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
-    from pathlib import Path
 
     from vaetk.cli.evaluate import summary_lines
     from vaetk.darcy import generate
@@ -35,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from vaetk.training._evaluate import evaluate_run
     from vaetk.training._run import train_experiment
 
-    out = Path(args.out)
+    out = Path(args.out) if args.out else _fresh_default()
     if out.exists() and any(out.iterdir()):
         raise DataError(f"--out {str(out)!r} is not empty; the demo writes a fresh directory (choose another --out "
                         "or remove it). Nothing was overwritten.")

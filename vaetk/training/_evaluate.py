@@ -46,9 +46,9 @@ def run_metrics(tables: Any, latents: np.ndarray, factors: np.ndarray, *, seed: 
 
     results: dict[str, dict[str, Any]] = {}
     for i, table in enumerate(tables):
-        from vaetk.metrics import evaluate_metric
-
         cls, config = resolve_component("metrics", table, path=f"evaluation.metrics[{i}]")
+        from vaetk.metrics import evaluate_metric  # the group's module exists once a metric plugin resolved
+
         result = evaluate_metric(cls, latents, factors, config=config, seed=seed, n_bootstrap=n_bootstrap)
         results[table["name"]] = {
             "primary": getattr(cls, "primary", "") or next(iter(result.scores)),
