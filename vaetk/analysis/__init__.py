@@ -15,6 +15,14 @@ from vaetk.analysis.landscape import (
     plot_lines,
     random_direction_lines,
 )
+from vaetk.analysis.posterior import (
+    PosteriorView,
+    aggregated_posterior,
+    plot_latent_factor_grid,
+    plot_posterior_comparison,
+    posterior_view,
+)
+from vaetk.analysis.rd import RDPoints, plot_rd_plane, rd_points, read_trajectory
 from vaetk.analysis.rotation import (
     RotationResult,
     plot_rotation,
@@ -26,17 +34,26 @@ from vaetk.analysis.rotation import (
 __all__ = [
     "BATCHNORM_MODES",
     "LineResult",
+    "PosteriorView",
+    "RDPoints",
     "RotationResult",
+    "aggregated_posterior",
     "dataset_losses",
     "encoder_means",
     "init_to_trained_lines",
     "interpolate",
     "loss_along_line",
+    "plot_latent_factor_grid",
     "plot_lines",
+    "plot_posterior_comparison",
+    "plot_rd_plane",
     "plot_rotation",
+    "posterior_view",
     "prepared_for_eval",
     "random_direction",
     "random_direction_lines",
+    "rd_points",
+    "read_trajectory",
     "rotated_regularization",
     "rotation_matrix",
     "rotation_scan",
