@@ -12,16 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from vaetk.darcy._reference import conservative_residual, reference_solve
+from vaetk.darcy._kernels import assemble, velocity
 from vaetk.darcy._sources import QUADRATURES, paper_source, trapezoid_weights
 from vaetk.errors import ConfigError, DataError
 
-__all__ = ["DEFAULT_QUADRATURE", "SCHEMES", "SolveInfo", "solve"]
+__all__ = ["AUTO_SOLVER", "DEFAULT_QUADRATURE", "SCHEMES", "SolveInfo", "resolve_solver", "solve"]
 
 SCHEMES = ("conservative", "paper")
 # The paper scheme reproduces the authors' data, node-sampled wells included; the conservative scheme defaults
 # to the exact dual-cell quadrature.
 DEFAULT_QUADRATURE = {"paper": "node", "conservative": "cell"}
+# What solver="auto" picks: the native multigrid solver where it applies, sparse LU otherwise.
+AUTO_SOLVER = {"conservative": "native", "paper": "direct"}
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,11 @@ def _as_batch(array: Any, name: str) -> np.ndarray:
             f"{name} must be a real numeric array (float or int); got dtype {arr.dtype}. Convert it with "
             f"np.asarray({name}, dtype=float)."
         )
+    given = arr.shape
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
-        raise DataError(f"{name} must have shape (n, n) or (N, n, n) on a square node grid; got shape {arr.shape}.")
+        raise DataError(f"{name} must have shape (n, n) or (N, n, n) on a square node grid; got shape {given}.")
     if arr.shape[1] < 3:
         raise DataError(f"{name}: the grid needs at least 3 x 3 nodes; got {arr.shape[1]} x {arr.shape[2]}.")
     if arr.shape[0] == 0:
@@ -106,16 +109,57 @@ def _resolve_source(source: Any, n: int, batch: int, quadrature: str) -> np.ndar
     return np.broadcast_to(f, (batch, n, n))
 
 
-def trust_measures(fields: np.ndarray, permeability: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, ...]:
+def trust_measures(fields: np.ndarray, permeability: np.ndarray, source: np.ndarray,
+                   n_threads: int | None = None) -> tuple[np.ndarray, ...]:
     """(mass_balance, zero_mean) per sample, as defined in :class:`SolveInfo`."""
-    n = fields.shape[-1]
+    batch, n = fields.shape[0], fields.shape[-1]
     w = trapezoid_weights(n)
-    mass, mean = np.empty(len(fields)), np.empty(len(fields))
-    for s, (F, K, f) in enumerate(zip(fields, permeability, source, strict=True)):
-        injected = 0.5 * np.abs(w * f).sum()
-        mass[s] = np.abs(conservative_residual(F[0], K, f)).max() / max(injected, np.finfo(float).tiny)
-        mean[s] = abs((w * F[0]).sum()) / max((w * np.abs(F[0])).sum(), np.finfo(float).tiny)
+    p = fields[:, 0].reshape(batch, n * n)
+    op = assemble(permeability, "conservative", n_threads)
+    # A p row by row on the shared pattern: sum over each row's entries of data * p[column].
+    Ap = np.add.reduceat(op.data * p[:, op.indices], op.indptr[:-1], axis=1)
+    imbalance = np.abs(Ap - (w * source).reshape(batch, n * n)).max(axis=1)
+    injected = 0.5 * np.abs(w * source).reshape(batch, -1).sum(axis=1)
+    tiny = np.finfo(float).tiny
+    mass = imbalance / np.maximum(injected, tiny)
+    mean = np.abs((w * fields[:, 0]).sum(axis=(1, 2))) / np.maximum((w * np.abs(fields[:, 0])).sum(axis=(1, 2)),
+                                                                    tiny)
     return mass, mean
+
+
+def resolve_solver(solver: Any, scheme: str) -> tuple[str, Any]:
+    """``(name, instance)`` of the solver to use: ``"auto"``, a registry name or a Solver instance.
+
+    Raises
+    ------
+    PluginNotFoundError
+        Unknown name (with close matches and the available names).
+    ConfigError
+        The solver does not support ``scheme``.
+    """
+    from vaetk.darcy.solvers import Solver
+    from vaetk.registry import registry
+
+    if isinstance(solver, Solver):
+        name, instance = type(solver).__name__, solver
+    elif isinstance(solver, str):
+        name = AUTO_SOLVER[scheme] if solver == "auto" else solver
+        instance = registry.solvers.get(name)()
+    else:
+        raise ConfigError(f"solver must be 'auto', a solver name or a Solver instance; got {solver!r}.")
+    if not instance.supports(scheme):
+        able = []
+        for other in registry.solvers.names():
+            try:
+                if registry.solvers.get(other)().supports(scheme):
+                    able.append(other)
+            except Exception:  # noqa: BLE001 - a broken plugin must not hide this message
+                continue
+        raise ConfigError(
+            f"Solver {name!r} does not support the {scheme!r} scheme. Solvers that do: {', '.join(able) or 'none'}"
+            f" (solver='auto' picks {AUTO_SOLVER[scheme]!r})."
+        )
+    return name, instance
 
 
 def solve(
@@ -123,7 +167,7 @@ def solve(
     source: Any = None,
     *,
     scheme: str = "conservative",
-    solver: str = "auto",
+    solver: Any = "auto",
     n_threads: int | None = None,
     source_quadrature: str | None = None,
     tol: float | None = None,
@@ -143,15 +187,18 @@ def solve(
     scheme : {"conservative", "paper"}
         ``"conservative"``: harmonic-mean face permeabilities, symmetric operator. ``"paper"``: the authors'
         non-conservative expanded form. Both are second order.
-    solver : str
-        ``"auto"`` or a solver name (``"reference"``: pure-NumPy assembly + sparse LU, slow, for verification).
+    solver : str or Solver
+        ``"auto"`` (``"native"`` for the conservative scheme, ``"direct"`` for the paper scheme), the name of a
+        plugin of the ``vaetk.solvers`` group (built-ins: ``native``, ``direct``, ``amg``, ``reference``; see
+        ``vaetk plugins list --group solvers``) or a configured :class:`vaetk.darcy.solvers.Solver` instance.
     n_threads : int, optional
         Threads for batch-parallel solvers (see :func:`vaetk.effective_n_threads`).
     source_quadrature : {"node", "cell"}, optional
         How the default wells become node values (see :func:`vaetk.darcy.paper_source`); defaults to "node" for
         the paper scheme (the authors' data) and "cell" (exact) for the conservative scheme.
     tol : float, optional
-        Relative residual tolerance of iterative solvers.
+        Relative residual tolerance of iterative solvers (default: the solver config's, 1e-10 for the built-ins).
+        Direct solvers ignore it.
     return_info : bool
         Also return a :class:`SolveInfo`.
 
@@ -170,21 +217,21 @@ def solve(
             f"Unknown source_quadrature {quadrature!r}.{_suggest(quadrature, QUADRATURES)} "
             f"Available: {', '.join(QUADRATURES)}."
         )
-    solvers = ("auto", "reference")
-    if solver not in solvers:
-        raise ConfigError(f"Unknown solver {solver!r}.{_suggest(solver, solvers)} Available: {', '.join(solvers)}.")
+    name, instance = resolve_solver(solver, scheme)
     K = _as_batch(permeability, "permeability")
     _check_permeability(K)
     batch, n = K.shape[0], K.shape[1]
-    f = _resolve_source(source, n, batch, quadrature)
+    f = np.ascontiguousarray(_resolve_source(source, n, batch, quadrature))
 
+    result = instance.solve_batch(K, f, scheme, tol=tol, n_threads=n_threads)
     fields = np.empty((batch, 3, n, n))
-    residual = np.empty(batch)
-    for s in range(batch):
-        fields[s], residual[s] = reference_solve(K[s], f[s], scheme)
+    fields[:, 0] = result.pressure
+    fields[:, 1:] = velocity(fields[:, 0], K, scheme, n_threads)
     if not return_info:
         return fields
-    mass, mean = trust_measures(fields, K, f)
-    info = SolveInfo(solver="reference", scheme=scheme, source_quadrature=quadrature, tol=0.0, residual=residual,
-                     iterations=np.zeros(batch, dtype=np.int64), mass_balance=mass, zero_mean=mean)
+    mass, mean = trust_measures(fields, K, f, n_threads)
+    info = SolveInfo(solver=name, scheme=scheme, source_quadrature=quadrature,
+                     tol=instance.effective_tol(tol) if instance.iterative else 0.0,
+                     residual=np.asarray(result.residual, dtype=float),
+                     iterations=np.asarray(result.iterations, dtype=np.int64), mass_balance=mass, zero_mean=mean)
     return fields, info

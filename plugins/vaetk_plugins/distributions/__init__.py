@@ -1,0 +1,1 @@
+"""Built-in parameter distributions p(theta) (entry-point group ``vaetk.distributions``)."""

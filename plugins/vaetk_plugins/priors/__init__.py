@@ -1,0 +1,1 @@
+"""Built-in priors (entry-point group ``vaetk.priors``)."""

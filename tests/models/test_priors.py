@@ -1,0 +1,237 @@
+"""Built-in priors: closed-form KLs against Monte Carlo with independent densities (torch.distributions), the
+hierarchical prior's terms against a hand computation of eqs. 13-14 in NumPy, its Jensen bound against a
+quadrature of p(z), the std convention of the gaussian prior, the authors' loss units, and bad configs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Normal
+
+from vaetk.config import parse_config
+from vaetk.errors import ConfigError, DataError
+from vaetk.models.compose import check_compatible
+from vaetk.models.gaussian import diag_gaussian_log_prob, kl_diag_gaussians, kl_to_standard_normal
+from vaetk.registry import registry
+
+StandardNormal = registry.priors.get("standard_normal")
+Gaussian = registry.priors.get("gaussian")
+Hierarchical = registry.priors.get("hierarchical")
+
+MU = torch.tensor([[0.3, -1.2], [1.5, 0.4], [-0.7, 2.0]], dtype=torch.float64)
+LOGVAR = torch.tensor([[-0.5, 0.2], [-1.5, -0.1], [0.4, -2.0]], dtype=torch.float64)
+
+
+def test_gaussian_helpers_match_torch_distributions() -> None:
+    x = torch.tensor([[0.1, 2.0], [-1.0, 0.5], [3.0, -0.2]], dtype=torch.float64)
+    ref = Normal(MU, torch.exp(0.5 * LOGVAR)).log_prob(x).sum(-1)
+    torch.testing.assert_close(diag_gaussian_log_prob(x, MU, LOGVAR), ref, rtol=1e-12, atol=1e-12)
+    p_mu, p_logvar = torch.tensor([0.5, -1.0], dtype=torch.float64), torch.tensor([0.3, 1.1], dtype=torch.float64)
+    ref_kl = torch.distributions.kl_divergence(Normal(MU, torch.exp(0.5 * LOGVAR)),
+                                               Normal(p_mu, torch.exp(0.5 * p_logvar))).sum(-1)
+    torch.testing.assert_close(kl_diag_gaussians(MU, LOGVAR, p_mu, p_logvar), ref_kl, rtol=1e-12, atol=1e-12)
+    ref_std = torch.distributions.kl_divergence(Normal(MU, torch.exp(0.5 * LOGVAR)), Normal(0.0, 1.0)).sum(-1)
+    torch.testing.assert_close(kl_to_standard_normal(MU, LOGVAR), ref_std, rtol=1e-12, atol=1e-12)
+
+
+def _monte_carlo_kl(log_p, n: int = 200_000) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
+    """Per-row KL[q || p] estimate and its standard error, q = N(MU, exp(LOGVAR)), from n samples each."""
+    g = torch.Generator().manual_seed(0)
+    q = Normal(MU, torch.exp(0.5 * LOGVAR))
+    z = MU + torch.exp(0.5 * LOGVAR) * torch.randn(n, *MU.shape, generator=g, dtype=torch.float64)
+    diff = q.log_prob(z).sum(-1) - log_p(z)
+    return diff.mean(0), diff.std(0) / math.sqrt(n)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "mean", "std"), [
+    ("standard_normal", {}, (0.0, 0.0), (1.0, 1.0)),
+    ("gaussian", {}, (0.0, 0.0), (1.0, 2.0)),
+    ("gaussian", {"mean": [1.0, -0.5], "std": [0.5, 1.5]}, (1.0, -0.5), (0.5, 1.5)),
+])
+def test_analytic_kl_matches_monte_carlo(name: str, kwargs: dict, mean: tuple, std: tuple) -> None:
+    cls = registry.priors.get(name)
+    prior = cls(parse_config(cls.Config, kwargs, path="prior"), latent_dim=2).double()
+    p = Normal(torch.tensor(mean, dtype=torch.float64), torch.tensor(std, dtype=torch.float64))
+    estimate, stderr = _monte_carlo_kl(lambda z: p.log_prob(z).sum(-1))
+    z = MU + torch.exp(0.5 * LOGVAR) * 0.3
+    kl = prior.regularization(z, MU, LOGVAR)["total"]
+    assert torch.all((kl - estimate).abs() < 5 * stderr + 1e-12), (kl, estimate, stderr)
+
+
+def test_gaussian_prior_std_convention_and_samples() -> None:
+    prior = Gaussian(Gaussian.Config(), latent_dim=2).double()  # the paper's "diag(1, 2)": standard deviations
+    samples = prior.sample(200_000, torch.Generator().manual_seed(1))
+    # Sample std of N(0, s^2) has standard error s / sqrt(2n), about 0.0032 * s here.
+    torch.testing.assert_close(samples.std(0), torch.tensor([1.0, 2.0], dtype=torch.float64), rtol=0.01, atol=0)
+    torch.testing.assert_close(samples.mean(0), torch.zeros(2, dtype=torch.float64), rtol=0, atol=0.02)
+    broadcast = Gaussian(Gaussian.Config(mean=(0.5,), std=(3.0,)), latent_dim=3)
+    assert torch.equal(broadcast.mean, torch.full((3,), 0.5))
+    torch.testing.assert_close(broadcast.logvar, torch.full((3,), 2 * math.log(3.0)))
+
+
+def test_gaussian_prior_is_not_rotation_invariant_but_standard_normal_is() -> None:
+    """Rotating q by 90 degrees leaves the standard-normal KL unchanged and changes the diag(1, 2) one."""
+    mu, logvar = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, -2.0]])
+    mu_rot, logvar_rot = torch.tensor([[0.0, 1.0]]), torch.tensor([[-2.0, 0.0]])
+    std_normal = StandardNormal(StandardNormal.Config(), latent_dim=2)
+    gauss = Gaussian(Gaussian.Config(), latent_dim=2)
+    a, b = (std_normal.regularization(m, m, lv)["total"] for m, lv in ((mu, logvar), (mu_rot, logvar_rot)))
+    torch.testing.assert_close(a, b)
+    a, b = (gauss.regularization(m, m, lv)["total"] for m, lv in ((mu, logvar), (mu_rot, logvar_rot)))
+    assert float((a - b).abs()) > 0.1
+
+
+@pytest.mark.parametrize(("kwargs", "latent_dim", "words"), [
+    ({"std": [1.0, 2.0]}, 3, ["'std'", "latent_dim = 3", "(1.0, 2.0)"]),
+    ({"std": [1.0, -2.0]}, 2, ["'std'", "positive"]),
+    ({"mean": [0.0, 1.0, 2.0]}, 2, ["'mean'", "latent_dim = 2"]),
+])
+def test_gaussian_bad_config_is_config_error(kwargs: dict, latent_dim: int, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        Gaussian(parse_config(Gaussian.Config, kwargs, path="prior"), latent_dim=latent_dim)
+    for word in words:
+        assert word in str(excinfo.value)
+    assert "prior 'gaussian'" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(("table", "match"), [
+    ({"hiden": [16]}, r"prior\.hiden: unknown key; did you mean 'hidden'\?"),
+    ({"entropy": "analitic"}, r"prior\.entropy: expected one of 'sample', 'analytic'.*Did you mean 'analytic'\?"),
+    ({"decoder_final_relu": 1}, r"prior\.decoder_final_relu: expected true or false"),
+])
+def test_hierarchical_bad_toml_is_config_error(table: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        parse_config(Hierarchical.Config, table, path="prior")
+
+
+@pytest.mark.parametrize(("kwargs", "word"), [({"hidden": (16, -4)}, "'hidden'"), ({"xi_dim": 0}, "'xi_dim'")])
+def test_hierarchical_negative_sizes_are_config_errors(kwargs: dict, word: str) -> None:
+    with pytest.raises(ConfigError, match=word):
+        Hierarchical(Hierarchical.Config(**kwargs), latent_dim=2)
+
+
+def test_latent_dim_mismatch_is_reported() -> None:
+    small = registry.architectures.get("small")
+    arch = small(small.Config(), input_shape=(3, 9, 9), latent_dim=3)
+    prior = Hierarchical(Hierarchical.Config(), latent_dim=2)
+    with pytest.raises(ConfigError, match="architecture 'small' has latent_dim 3 but the prior 'hierarchical' has "
+                                          "latent_dim 2"):
+        check_compatible(arch, prior)
+    z = torch.zeros(4, 3)
+    with pytest.raises(DataError, match=r"prior 'hierarchical'\.regularization: z must have shape \(B, 2\), got "
+                                        r"\(4, 3\)"):
+        prior.regularization(z, z, z)
+    with pytest.raises(ConfigError, match="input_shape"):
+        check_compatible(arch, Hierarchical(Hierarchical.Config(), latent_dim=3), data_shape=(3, 9, 10))
+
+
+# -- hierarchical prior: eqs. 13-14 by hand --------------------------------------------------------------------
+def _mlp_numpy(state: dict[str, np.ndarray], prefix: str, x: np.ndarray) -> np.ndarray:
+    """A ReLU MLP from its Linear weights (keys prefix.0, prefix.2, ...), last layer linear."""
+    indices = sorted({int(k.split(".")[1]) for k in state if k.startswith(prefix + ".")})
+    for j, i in enumerate(indices):
+        x = x @ state[f"{prefix}.{i}.weight"].T + state[f"{prefix}.{i}.bias"]
+        if j < len(indices) - 1:
+            x = np.maximum(x, 0.0)
+    return x
+
+
+def _log_normal(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    return np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * logvar - 0.5 * (x - mean) ** 2 / np.exp(logvar), axis=-1)
+
+
+@pytest.mark.parametrize("final_relu", [False, True])
+@pytest.mark.parametrize("entropy", ["sample", "analytic"])
+def test_hierarchical_terms_match_hand_computation(final_relu: bool, entropy: str) -> None:
+    torch.manual_seed(3)
+    prior = Hierarchical(Hierarchical.Config(decoder_final_relu=final_relu, entropy=entropy), latent_dim=2).double()
+    with torch.no_grad():
+        prior.encoder_logvar.copy_(torch.tensor([-0.3, 0.2]))
+        prior.decoder_logvar.copy_(torch.tensor([0.1, -0.5]))
+        prior.decoder_net[-1].bias.copy_(torch.tensor([-0.15, 0.05]))  # so that the final ReLU clips some
+    z = MU + torch.exp(0.5 * LOGVAR) * torch.tensor([[0.5, -1.0], [1.2, 0.3], [-0.4, 0.8]], dtype=torch.float64)
+    torch.manual_seed(5)
+    terms = {k: v.detach().numpy() for k, v in prior.regularization(z, MU, LOGVAR).items()}
+    torch.manual_seed(5)
+    eps = torch.randn(3, 2, dtype=torch.float64).numpy()  # the prior draws exactly this for xi
+
+    state = {k: v.numpy() for k, v in prior.state_dict().items()}
+    zn, mu, logvar = z.numpy(), MU.numpy(), LOGVAR.numpy()
+    if entropy == "sample":  # eq. 13, first term: log q(z|y) at the sample
+        log_q = _log_normal(zn, mu, logvar)
+    else:  # its exact expectation: minus the entropy of q(z|y)
+        log_q = -0.5 * np.sum(np.log(2 * np.pi * np.e) + logvar, axis=-1)
+    xi_mean, xi_logvar = _mlp_numpy(state, "encoder_net", zn), state["encoder_logvar"]
+    kl_xi = 0.5 * np.sum(np.exp(xi_logvar) + xi_mean ** 2 - 1 - xi_logvar, axis=-1)  # eq. 13, second term
+    xi = xi_mean + np.exp(0.5 * xi_logvar) * eps
+    pre = _mlp_numpy(state, "decoder_net", xi)
+    z_mean = np.maximum(pre, 0.0) if final_relu else pre
+    if final_relu:
+        assert (pre < 0).any(), "the fixed network must exercise the final ReLU"
+    nll = -_log_normal(zn, z_mean, state["decoder_logvar"])  # eq. 14
+    for key, expected in (("log_q_z", log_q), ("kl_xi", kl_xi), ("nll_z_given_xi", nll),
+                          ("total", log_q + kl_xi + nll)):
+        np.testing.assert_allclose(terms[key], expected, rtol=1e-12, atol=1e-12, err_msg=key)
+
+
+def test_hierarchical_bound_is_above_the_true_kl() -> None:
+    """Jensen (eq. 12): E_xi[total] - (log q(z|y) - log p(z)) = KL[q(xi|z) || p(xi|z)] >= 0 for every z, with p(z)
+    from a Gauss-Hermite quadrature of p(z) = E_{xi ~ N(0, I)}[p(z|xi)]."""
+    torch.manual_seed(8)
+    prior = Hierarchical(Hierarchical.Config(entropy="sample"), latent_dim=2).double()
+    n = 4000
+    g = torch.Generator().manual_seed(9)
+    mu, logvar = MU[:1].expand(n, 2), LOGVAR[:1].expand(n, 2)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(n, 2, generator=g, dtype=torch.float64)
+    torch.manual_seed(10)
+    with torch.no_grad():
+        terms = prior.regularization(z, mu, logvar)
+        nodes, weights = np.polynomial.hermite_e.hermegauss(60)  # weight exp(-x^2/2), sums to sqrt(2 pi)
+        weights = weights / math.sqrt(2 * math.pi)
+        grid = torch.tensor(np.stack(np.meshgrid(nodes, nodes, indexing="ij"), -1).reshape(-1, 2))
+        w = torch.tensor(np.outer(weights, weights).reshape(-1))
+        dec_mean, dec_logvar = prior.prior_decoder(grid)
+        log_p_z_xi = diag_gaussian_log_prob(z[:, None, :], dec_mean[None], dec_logvar)
+        log_p_z = torch.logsumexp(log_p_z_xi + torch.log(w)[None], dim=1)
+    gap = terms["total"] - (diag_gaussian_log_prob(z, mu, logvar) - log_p_z)
+    mean, stderr = float(gap.mean()), float(gap.std() / math.sqrt(n))
+    assert mean > -4 * stderr, (mean, stderr)
+    assert mean > 0.01  # an untrained q(xi|z) is far from the true posterior: the bound is not tight
+
+
+def test_as_published_prior_decoder_mean_is_nonnegative_and_corrected_is_not() -> None:
+    xi = torch.randn(500, 2, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(1)
+    published = Hierarchical(Hierarchical.Config(decoder_final_relu=True), latent_dim=2)
+    torch.manual_seed(1)
+    corrected = Hierarchical(Hierarchical.Config(), latent_dim=2)
+    with torch.no_grad():
+        mean_pub, _ = published.prior_decoder(xi)
+        mean_cor, _ = corrected.prior_decoder(xi)
+    assert bool((mean_pub >= 0).all())
+    assert bool((mean_cor < 0).any())
+    torch.testing.assert_close(mean_pub, mean_cor.clamp(min=0))  # same weights, only the final ReLU differs
+
+
+def test_hierarchical_sample_is_ancestral() -> None:
+    """With the decoder MLP zeroed except its output bias, p(z) = N(bias, exp(decoder_logvar)) exactly."""
+    prior = Hierarchical(Hierarchical.Config(), latent_dim=2).double()
+    with torch.no_grad():
+        for p in prior.decoder_net.parameters():
+            p.zero_()
+        prior.decoder_net[-1].bias.copy_(torch.tensor([1.5, -2.0]))
+        prior.decoder_logvar.copy_(torch.tensor([math.log(0.25), math.log(4.0)]))
+        samples = prior.sample(100_000, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(samples.mean(0), torch.tensor([1.5, -2.0], dtype=torch.float64), rtol=0, atol=0.03)
+    torch.testing.assert_close(samples.std(0), torch.tensor([0.5, 2.0], dtype=torch.float64), rtol=0.015, atol=0)
+
+
+def test_authors_normalizer_gives_the_effective_betas_of_design_md() -> None:
+    pixels = 65 * 65
+    plain = StandardNormal(StandardNormal.Config(), latent_dim=2)
+    hierarchical = Hierarchical(Hierarchical.Config(), latent_dim=2)
+    assert pixels / plain.authors_normalizer() == 2112.5
+    assert pixels / hierarchical.authors_normalizer() == 4225.0

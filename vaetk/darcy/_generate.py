@@ -1,0 +1,495 @@
+"""Dataset generation: theta ~ p(theta) -> KLE permeability -> Darcy solve -> sharded Zarr store.
+
+Determinism: sample ``i`` of split ``split`` draws its theta from
+``default_rng(SeedSequence(seed, spawn_key=(SPLIT_IDS[split], i)))``, and each sample is solved on its own, so the
+store's arrays are bit-identical whatever the shard size, worker count, thread count or executor, and any shard can
+be regenerated alone. The KLE basis is computed once by the coordinating process and shipped to the tasks (and
+stored), so every worker, local or remote, builds permeabilities from the same bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import errno
+import functools
+import importlib.metadata as metadata
+import importlib.resources
+import json
+import math
+import os
+import platform
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from vaetk.config import check_param, config_to_dict, load_toml, parse_config
+from vaetk.darcy import _store
+from vaetk.darcy._solve import DEFAULT_QUADRATURE
+from vaetk.errors import ConfigError, DataError
+
+__all__ = ["SPLIT_IDS", "GenerationConfig", "generate", "load_config", "preset_names", "sample_theta"]
+
+SPLIT_IDS = {"train": 0, "test": 1}
+DEFAULT_SHARD_SIZE = 64
+SEED_DERIVATION = ("theta_i = distribution.sample(1, default_rng(SeedSequence(seed, spawn_key=(split_id, i))))[0]; "
+                   "split_id: train 0, test 1")
+
+
+# -- configuration --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class KLEConfig:
+    """Log-permeability G ~ GP(mean, variance * exp(-|x - x'| / length_scale)) (paper: l = 0.1, variance 1)."""
+
+    length_scale: float = 0.1
+    variance: float = 1.0
+    mean: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("length_scale", "variance"):
+            check_param(getattr(self, name) > 0, name, "a number > 0", getattr(self, name), "the KLE")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitConfig:
+    """Samples per split (the paper: 512 + 512)."""
+
+    train: int = 512
+    test: int = 512
+
+    def __post_init__(self) -> None:
+        for name in ("train", "test"):
+            check_param(getattr(self, name) >= 0, name, "an int >= 0", getattr(self, name), "the split")
+        check_param(self.train + self.test > 0, "train", "> 0 (or test > 0): a dataset needs samples",
+                    self.train, "the split")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationConfig:
+    """What a Darcy dataset is made of (the TOML file of ``vaetk generate darcy``).
+
+    Attributes
+    ----------
+    n : int
+        Nodes per side of the grid (paper: 65).
+    n_modes : int
+        KLE modes s = dimension of theta (KLE2: 2).
+    kle : KLEConfig
+        ``[kle]`` length_scale, variance, mean.
+    distribution : dict
+        ``[distribution]`` table: ``name`` of a ``vaetk.distributions`` plugin (+ optional ``provider``) and its
+        parameters; its dimension must equal ``n_modes``.
+    scheme : {"paper", "conservative"}
+        Discretisation (see :func:`vaetk.darcy.solve`).
+    solver : str
+        Solver name passed to :func:`vaetk.darcy.solve` (``"auto"``: the fastest available).
+    source_quadrature : {"node", "cell"}, optional
+        How the wells become node values; resolved from the scheme when omitted (paper: node).
+    split : SplitConfig
+        ``[split]`` train, test: samples per split.
+    """
+
+    n: int = 65
+    n_modes: int = 2
+    kle: KLEConfig = field(default_factory=KLEConfig)
+    distribution: dict[str, Any] = field(default_factory=lambda: {"name": "standard_normal"})
+    scheme: Literal["paper", "conservative"] = "paper"
+    solver: str = "auto"
+    source_quadrature: Literal["node", "cell"] | None = None
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+    def __post_init__(self) -> None:
+        owner = "the generation config"
+        check_param(self.n >= 3, "n", "an int >= 3 (nodes per side)", self.n, owner)
+        check_param(1 <= self.n_modes <= self.n * self.n, "n_modes", f"an int in [1, n^2 = {self.n ** 2}]",
+                    self.n_modes, owner)
+        if self.source_quadrature is None:
+            object.__setattr__(self, "source_quadrature", DEFAULT_QUADRATURE[self.scheme])
+        dist = self.make_distribution()
+        if dist.dim != self.n_modes:
+            raise ConfigError(
+                f"distribution: {self.distribution['name']!r} has dimension {dist.dim} but n_modes = "
+                f"{self.n_modes}; theta needs one coefficient per KLE mode. Make them equal."
+            )
+
+    def make_distribution(self) -> Any:
+        """The configured p(theta) plugin instance."""
+        from vaetk.distributions import create
+
+        params = dict(self.distribution)
+        name, provider = params.pop("name", None), params.pop("provider", None)
+        if not isinstance(name, str):
+            raise ConfigError(f"distribution.name: required key is missing or not a string (got {name!r}).")
+        return create(name, params, provider=provider, path="distribution")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, path: str = "config") -> GenerationConfig:
+        """Parse strictly (unknown keys are errors naming the key path, with suggestions)."""
+        return parse_config(cls, data, path=path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON/TOML-ready data (what stores record as their resolved config)."""
+        return config_to_dict(self)
+
+    def with_samples(self, n_samples: int | Mapping[str, int]) -> GenerationConfig:
+        """A copy with ``n_samples`` in every split (an int) or per split (a mapping)."""
+        if isinstance(n_samples, Mapping):
+            unknown = set(n_samples) - set(SPLIT_IDS)
+            if unknown:
+                raise ConfigError(f"n_samples: unknown split(s) {sorted(unknown)}; splits are {list(SPLIT_IDS)}.")
+            split = dataclasses.replace(self.split, **dict(n_samples))
+        else:
+            check_param(isinstance(n_samples, int) and not isinstance(n_samples, bool) and n_samples >= 1,
+                        "n_samples", "an int >= 1 (samples per split)", n_samples, "generate()")
+            split = SplitConfig(train=n_samples, test=n_samples)
+        return dataclasses.replace(self, split=split)
+
+
+def preset_names() -> list[str]:
+    """Dataset presets shipped with vaetk (vaetk/configs/datasets/*.toml)."""
+    folder = importlib.resources.files("vaetk") / "configs" / "datasets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_config(spec: GenerationConfig | Mapping[str, Any] | str | os.PathLike[str]) -> GenerationConfig:
+    """A GenerationConfig from itself, a mapping, a TOML file path or a preset name (``"kle2_standard_normal"``).
+
+    Raises
+    ------
+    ConfigError
+        Missing file / unknown preset (with suggestions), invalid TOML, unknown keys, bad values.
+    """
+    if isinstance(spec, GenerationConfig):
+        return spec
+    if isinstance(spec, Mapping):
+        return GenerationConfig.from_dict(spec)
+    path = Path(spec)
+    if path.is_file() or path.suffix == ".toml" or os.sep in str(spec):
+        return GenerationConfig.from_dict(load_toml(path), path=path.name)
+    names = preset_names()
+    if str(spec) not in names:
+        close = difflib.get_close_matches(str(spec), names, n=2)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ConfigError(f"{str(spec)!r} is neither a configuration file nor a dataset preset.{hint} "
+                          f"Presets: {', '.join(names)}.")
+    resource = importlib.resources.files("vaetk") / "configs" / "datasets" / f"{spec}.toml"
+    import tomllib
+
+    return GenerationConfig.from_dict(tomllib.loads(resource.read_text(encoding="utf-8")), path=str(spec))
+
+
+# -- the shard task -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShardTask:
+    """Everything a worker needs to produce one shard (picklable; no open handles)."""
+
+    root: str
+    split: str
+    shard: int
+    start: int
+    stop: int
+    seed: int
+    config: dict[str, Any]
+    eigenvalues: np.ndarray
+    modes: np.ndarray
+    n_threads: int | None
+
+
+def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The generator of sample ``index`` of ``split`` (see the module docstring)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SPLIT_IDS[split], index)))
+
+
+def sample_theta(distribution: Any, seed: int, split: str, start: int, stop: int) -> np.ndarray:
+    """theta for samples ``start:stop`` of ``split``: shape (stop - start, s), independent of any batching."""
+    rows = [distribution.sample(1, sample_rng(seed, split, i))[0] for i in range(start, stop)]
+    return np.asarray(rows, dtype=np.float64).reshape(stop - start, distribution.dim)
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_config(config_json: str) -> tuple[GenerationConfig, Any]:
+    config = GenerationConfig.from_dict(json.loads(config_json))
+    return config, config.make_distribution()
+
+
+def write_shard_arrays(root: str, split: str, start: int, arrays: dict[str, np.ndarray]) -> None:
+    """Write one shard's arrays (each exactly one chunk along N)."""
+    import zarr
+
+    group = zarr.open_group(root, mode="r+", path=split)
+    for name, values in arrays.items():
+        group[name][start:start + len(values)] = values
+
+
+def run_shard(task: ShardTask) -> dict[str, Any]:
+    """Produce, write and flag one shard; return its completion record. Runs in worker processes."""
+    from vaetk.darcy._kle import KLEBasis
+    from vaetk.darcy._solve import solve
+
+    config, distribution = _worker_config(json.dumps(task.config, sort_keys=True))
+    theta = sample_theta(distribution, task.seed, task.split, task.start, task.stop)
+    basis = KLEBasis(n=config.n, length_scale=config.kle.length_scale, variance=config.kle.variance,
+                     mean=config.kle.mean, eigenvalues=task.eigenvalues, modes=task.modes)
+    permeability = basis.permeability(theta)
+    fields, info = solve(permeability, scheme=config.scheme, solver=config.solver, n_threads=task.n_threads,
+                         source_quadrature=config.source_quadrature, return_info=True)
+    arrays = {"fields": fields.astype(np.float32), "theta": theta, "permeability": permeability.astype(np.float32)}
+    write_shard_arrays(task.root, task.split, task.start, arrays)
+    record = {
+        "split": task.split, "shard": task.shard, "start": task.start, "stop": task.stop,
+        "sha256": {name: _store.shard_hash(values) for name, values in arrays.items()},
+        "trust": {
+            "solver": info.solver, "tol": float(info.tol),
+            "residual_max": float(np.max(info.residual)),
+            "mass_balance_max": float(np.max(info.mass_balance)),
+            "zero_mean_max": float(np.max(info.zero_mean)),
+            "iterations_max": int(np.max(info.iterations)),
+        },
+    }
+    _store.write_flag(Path(task.root), task.split, task.shard, record)  # only now is the shard complete
+    return record
+
+
+# -- generation -----------------------------------------------------------------------------------------------
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("vaetk", "numpy", "scipy", "zarr"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _check_int(value: Any, name: str, minimum: int) -> None:
+    check_param(value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= minimum),
+                name, f"an int >= {minimum} (or None)", value, "generate()")
+
+
+def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: int) -> None:
+    """Write the store's structure and attributes (no data yet)."""
+    import zarr
+
+    from vaetk.darcy._kle import kle_basis
+    from vaetk.darcy._verify import observed_order
+
+    basis = kle_basis(config.n, length_scale=config.kle.length_scale, variance=config.kle.variance,
+                      mean=config.kle.mean, n_modes=config.n_modes)
+    splits = {s: getattr(config.split, s) for s in SPLIT_IDS if getattr(config.split, s) > 0}
+    group = zarr.open_group(root, mode="a")  # the directory already holds our lock
+    # The marker first: a store interrupted while being created is still recognised (and can be overwritten).
+    group.attrs.update({"vaetk_store": {"kind": _store.KIND, "format_version": _store.FORMAT_VERSION},
+                        "status": "creating"})
+    modes = group.create_array("kle_modes", shape=basis.modes.shape, chunks=basis.modes.shape, dtype="float64",
+                               compressors=None, fill_value=0.0)
+    modes[...] = basis.modes
+    codec = zarr.codecs.ZstdCodec(level=1)
+    n, s = config.n, config.n_modes
+    for split, count in splits.items():
+        g = group.create_group(split)
+        size = min(shard_size, count)
+        g.create_array("fields", shape=(count, 3, n, n), chunks=(size, 3, n, n), dtype="float32",
+                       compressors=codec, fill_value=0.0)
+        g.create_array("theta", shape=(count, s), chunks=(size, s), dtype="float64", compressors=codec,
+                       fill_value=0.0)
+        g.create_array("permeability", shape=(count, n, n), chunks=(size, n, n), dtype="float32",
+                       compressors=codec, fill_value=0.0)
+        g.attrs.update({"n_samples": count, "shard_size": shard_size, "n_shards": math.ceil(count / shard_size),
+                        "split_id": SPLIT_IDS[split]})
+    _store.init_bookkeeping(root)
+    group.attrs.update({
+        "config": config.to_dict(),
+        "splits": splits,
+        "seed": seed,
+        "seed_derivation": SEED_DERIVATION,
+        "shard_size": shard_size,
+        "versions": _versions(),
+        "kle": {**basis.params, "eigenvalues": basis.eigenvalues.tolist(),
+                "modes_sha256": _store.shard_hash(basis.modes)},
+        "verification": observed_order(config.scheme, config.solver),
+        "status": "incomplete",
+    })
+
+
+def _clear(root: Path) -> None:
+    """Delete a store's contents except its lock (held by the caller)."""
+    for child in root.iterdir():
+        if child.name == "_vaetk":
+            for sub in child.iterdir():
+                if sub.name != "lock":
+                    shutil.rmtree(sub) if sub.is_dir() else sub.unlink()
+        else:
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+def _check_resume(info: _store.StoreInfo, config: GenerationConfig, seed: int | None,
+                  shard_size: int | None) -> tuple[int, int]:
+    attrs = info.attrs
+    problems = []
+    stored = attrs["config"]
+    wanted = config.to_dict()
+    for key in sorted(set(stored) | set(wanted)):
+        if stored.get(key) != wanted.get(key):
+            problems.append(f"{key}: store has {stored.get(key)!r}, requested {wanted.get(key)!r}")
+    if seed is not None and seed != attrs["seed"]:
+        problems.append(f"seed: store has {attrs['seed']}, requested {seed}")
+    if shard_size is not None and shard_size != attrs["shard_size"]:
+        problems.append(f"shard_size: store has {attrs['shard_size']}, requested {shard_size}")
+    if problems:
+        raise ConfigError(f"Cannot resume {str(info.path)!r}: it was started with different settings ("
+                          + "; ".join(problems) + "). Resume with the original settings, or start again with "
+                          "--overwrite.")
+    return int(attrs["seed"]), int(attrs["shard_size"])
+
+
+def generate(
+    config: GenerationConfig | Mapping[str, Any] | str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    n_samples: int | Mapping[str, int] | None = None,
+    seed: int | None = None,
+    shard_size: int | None = None,
+    executor: Any = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    n_workers: int | None = None,
+    n_threads: int | None = None,
+    progress: bool = False,
+) -> _store.StoreInfo:
+    """Generate a Darcy dataset into a Zarr v3 store (or finish an interrupted one).
+
+    Parameters
+    ----------
+    config : GenerationConfig, mapping, TOML path or preset name
+        What to generate (see :class:`GenerationConfig`; presets: :func:`preset_names`).
+    out : path-like
+        The store directory (``DIR.zarr``). Must not exist, be empty, or be a vaetk store with ``resume`` or
+        ``overwrite``.
+    n_samples : int or mapping, optional
+        Override the config's split sizes: an int gives every split that many samples; ``{"train": 1000,
+        "test": 0}`` sets them one by one.
+    seed : int, optional
+        Root seed. None: a fresh random one (recorded in the store) for a new store, the stored one when resuming.
+    shard_size : int, optional
+        Samples per shard (= per chunk along N). Default 64, or the stored one when resuming.
+    executor : None, "local", "dask", scheduler address, distributed.Client or concurrent.futures.Executor
+        Where shard tasks run (see :func:`vaetk.darcy._executors.run_tasks`). A Dask cluster's workers must see
+        ``out`` at the same path (same machine or a shared file system).
+    resume : bool
+        Finish an interrupted store: shards already flagged complete (and matching their checksums) are kept.
+    overwrite : bool
+        Delete an existing vaetk store at ``out`` first (never a foreign directory).
+    n_workers : int, optional
+        Worker processes for the local pool or a LocalCluster started here (default: available CPUs; 1 runs in
+        this process).
+    n_threads : int, optional
+        Threads per solve call (see :func:`vaetk.darcy.solve`); results do not depend on it.
+    progress : bool
+        Show a tqdm progress bar (samples).
+
+    Returns
+    -------
+    StoreInfo
+        The completed store, opened read-only.
+
+    Raises
+    ------
+    ConfigError
+        Bad config or arguments; resume with settings that differ from the store's.
+    DataError
+        Output exists and is not resumable/overwritable, foreign or corrupted store, store locked by another run,
+        disk full or unwritable (completed shards are kept; fix the cause and resume).
+    """
+    from vaetk._threads import available_cpus
+    from vaetk.darcy._executors import describe_executor, run_tasks
+
+    config = load_config(config)
+    if n_samples is not None:
+        config = config.with_samples(n_samples)
+    _check_int(seed, "seed", 0)
+    _check_int(shard_size, "shard_size", 1)
+    _check_int(n_workers, "n_workers", 1)
+    if resume and overwrite:
+        raise ConfigError("generate(): resume and overwrite exclude each other; pick one.")
+    n_workers = n_workers or available_cpus()
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise DataError(f"The output {str(root)!r} is a file; give a directory path (DIR.zarr) for the store.")
+    existing = root.is_dir() and any(root.iterdir())
+    if existing and not _store.is_store(root):
+        raise DataError(
+            f"The output {str(root)!r} exists, is not empty and is not a vaetk dataset store. vaetk will not "
+            f"write into or delete it; choose another --out path or empty it yourself."
+        )
+    if existing and not (resume or overwrite):
+        raise DataError(f"The output {str(root)!r} already holds a dataset store. Pass --resume (resume=True) to "
+                        f"finish it, or --overwrite (overwrite=True) to replace it.")
+    root.mkdir(parents=True, exist_ok=True)
+    with _store.writer_lock(root):
+        if existing and overwrite:
+            _clear(root)
+            existing = False
+        if existing:
+            info = _store.open_store(root, mode="r+")
+            seed, shard_size = _check_resume(info, config, seed, shard_size)
+            modes = np.asarray(info.root["kle_modes"][...])
+            eigenvalues = np.asarray(info.attrs["kle"]["eigenvalues"])
+        else:
+            seed = int(np.random.SeedSequence().entropy) if seed is None else seed
+            shard_size = shard_size or DEFAULT_SHARD_SIZE
+            _create_store(root, config, seed, shard_size)
+            info = _store.open_store(root, mode="r+")
+            modes = np.asarray(info.root["kle_modes"][...])
+            eigenvalues = np.asarray(info.attrs["kle"]["eigenvalues"])
+
+        tasks: list[ShardTask] = []
+        for split, count in info.splits.items():
+            for k in range(math.ceil(count / shard_size)):
+                if existing and _store.verify_shard(info, split, k):
+                    continue
+                tasks.append(ShardTask(str(root), split, k, k * shard_size, min((k + 1) * shard_size, count),
+                                       seed, config.to_dict(), eigenvalues, modes, n_threads))
+        total = sum(info.splits.values())
+        todo = sum(t.stop - t.start for t in tasks)
+        run = uuid.uuid4().hex[:8]
+        keys = [f"vaetk-shard-{t.split}-{t.shard}-{run}" for t in tasks]
+        from tqdm.auto import tqdm
+
+        with tqdm(total=total, initial=total - todo, unit="sample", disable=not progress,
+                  desc=f"generate ({describe_executor(executor)}, {n_workers} workers)") as bar:
+            try:
+                for record in run_tasks(run_shard, tasks, executor=executor, n_workers=n_workers, keys=keys):
+                    bar.update(record["stop"] - record["start"])
+            except OSError as exc:
+                done = bar.n - (total - todo)
+                reason = "the disk is full" if exc.errno == errno.ENOSPC else f"a write failed ({exc})"
+                raise DataError(
+                    f"Generation into {str(root)!r} stopped: {reason}. {done} samples of this run were written "
+                    f"and flagged complete and are kept; no completed shard was touched. Free space (or fix the "
+                    f"cause) and run the same command with --resume."
+                ) from exc
+        _finalise(root)
+    return _store.open_store(root, require_complete=True)
+
+
+def _finalise(root: Path) -> None:
+    """Record the trust summary per split and mark the store complete (coordinating process only)."""
+    import zarr
+
+    group = zarr.open_group(root, mode="r+")
+    splits = group.attrs["splits"]
+    summary = {}
+    for split in splits:
+        n_shards = int(group[split].attrs["n_shards"])
+        records = [_store.read_flag(root, split, k) for k in range(n_shards)]
+        if any(r is None for r in records):
+            raise DataError(f"Internal error: split {split!r} of {str(root)!r} has unflagged shards after the run; "
+                            f"run again with --resume.")
+        summary[split] = _store.summarise_trust(records)  # type: ignore[arg-type]
+        group[split].attrs["trust"] = summary[split]
+    group.attrs.update({"trust": summary, "status": "complete"})

@@ -1,0 +1,378 @@
+"""The Darcy dataset store: a Zarr v3 hierarchy with per-shard completion flags and a writer lock.
+
+Layout of ``DIR.zarr`` (DESIGN.md section 3)::
+
+    zarr.json                root group; attributes: "vaetk_store" (kind, format version), resolved config, seeds,
+                             versions, KLE eigenvalues and basis hash, scheme verification, status, trust summary
+    kle_modes                (s, n, n) float64, the exact KLE basis the permeabilities were built from
+    <split>/                 one group per split ("train", "test"); attributes: n_samples, shard_size, trust
+      fields                 (N, 3, n, n) float32, channels [p, u_x, u_y]
+      theta                  (N, s) float64
+      permeability           (N, n, n) float32
+    _vaetk/                  bookkeeping, stored as small Zarr groups so Zarr tools see a valid hierarchy
+      shards/<split>/<k>/    completion flag of shard k: written (atomically) only after all its arrays are
+                             written; attributes: sample range, SHA-256 of each array's shard, trust record
+      lock/                  present while a run owns the store (pid, host, start time)
+
+One chunk along N per shard, so shards never share a chunk and may be written by different processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vaetk.errors import DataError
+
+__all__ = ["ARRAYS", "FORMAT_VERSION", "StoreInfo", "describe_store", "open_store"]
+
+FORMAT_VERSION = 1
+KIND = "darcy"
+ARRAYS = ("fields", "theta", "permeability")
+SPLITS = ("train", "test")
+_BOOK = "_vaetk"
+
+
+# -- small file helpers ---------------------------------------------------------------------------------------
+def _group_json(attributes: dict[str, Any]) -> bytes:
+    return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attributes}, indent=2,
+                      sort_keys=True).encode()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def shard_hash(array: np.ndarray) -> str:
+    """SHA-256 of an array's values in C order (with its dtype), used to verify completed shards."""
+    arr = np.ascontiguousarray(array)
+    return hashlib.sha256(arr.dtype.str.encode() + str(arr.shape).encode() + arr.tobytes()).hexdigest()
+
+
+def flag_path(root: Path, split: str, shard: int) -> Path:
+    return root / _BOOK / "shards" / split / f"{shard:06d}" / "zarr.json"
+
+
+def write_flag(root: Path, split: str, shard: int, record: dict[str, Any]) -> None:
+    write_atomic(flag_path(root, split, shard), _group_json(record))
+
+
+def read_flag(root: Path, split: str, shard: int) -> dict[str, Any] | None:
+    """The completion record of a shard, or None when the shard is not (or not readably) complete."""
+    path = flag_path(root, split, shard)
+    try:
+        meta = json.loads(path.read_bytes())
+        record = meta["attributes"]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a damaged flag means "not complete": the shard is regenerated
+    return record if isinstance(record, dict) and record.get("shard") == shard else None
+
+
+def init_bookkeeping(root: Path) -> None:
+    for sub in (root / _BOOK, root / _BOOK / "shards"):
+        path = sub / "zarr.json"
+        if not path.exists():
+            write_atomic(path, _group_json({}))
+
+
+# -- the writer lock ------------------------------------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def writer_lock(root: Path) -> Iterator[dict[str, Any]]:
+    """Own the store for the duration of a run; a lock left by a dead process on this host is taken over.
+
+    Raises
+    ------
+    DataError
+        If another live process (or a process on another host) holds the lock.
+    """
+    lock_dir = root / _BOOK / "lock"
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    for _ in range(2):
+        try:
+            lock_dir.mkdir(parents=True, exist_ok=False)  # atomic: exactly one process creates it
+        except FileExistsError:
+            owner = _read_lock(lock_dir)
+            if owner is not None and owner.get("host") == me["host"] and not _pid_alive(int(owner.get("pid", -1))):
+                shutil.rmtree(lock_dir, ignore_errors=True)  # stale: its owner was killed
+                continue
+            if owner is None and _lock_age(lock_dir) > 60.0:  # an empty lock older than a minute: a crashed mkdir
+                shutil.rmtree(lock_dir, ignore_errors=True)
+                continue
+            who = (f"process {owner.get('pid')} on host {owner.get('host')} (since {owner.get('started')})"
+                   if owner else "another process")
+            raise DataError(
+                f"The store {str(root)!r} is being written by {who}. Two runs cannot write one store. Wait for "
+                f"it to finish, or, if that run is dead, remove {str(lock_dir)!r} and run again with --resume."
+            ) from None
+        else:
+            write_atomic(lock_dir / "zarr.json", _group_json({"owner": me}))
+            break
+    try:
+        yield me
+    finally:
+        shutil.rmtree(lock_dir, ignore_errors=True)
+
+
+def _read_lock(lock_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((lock_dir / "zarr.json").read_bytes())["attributes"]["owner"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _lock_age(lock_dir: Path) -> float:
+    try:
+        return time.time() - lock_dir.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+# -- reading and validating a store ---------------------------------------------------------------------------
+def is_store(path: Path) -> bool:
+    """Whether ``path`` has the root metadata of a vaetk Darcy store (validity is checked by open_store)."""
+    try:
+        meta = json.loads((Path(path) / "zarr.json").read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("attributes"), dict) and \
+        isinstance(meta["attributes"].get("vaetk_store"), dict)
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """A validated, opened store.
+
+    Attributes
+    ----------
+    path : Path
+    root : zarr.Group
+        The opened root group (read-only unless opened with ``mode="r+"``).
+    attrs : dict
+        Root attributes (config, seeds, versions, KLE, verification, trust, status).
+    splits : dict of str to int
+        Samples per split present in the store.
+    complete : bool
+        Whether every shard of every split is flagged complete.
+    """
+
+    path: Path
+    root: Any
+    attrs: dict[str, Any]
+    splits: dict[str, int]
+    complete: bool
+
+    def split_group(self, split: str) -> Any:
+        if split not in self.splits:
+            raise DataError(f"The store {str(self.path)!r} has no split {split!r}; it has: "
+                            f"{', '.join(self.splits) or '(none)'}.")
+        return self.root[split]
+
+    def missing_shards(self, split: str) -> list[int]:
+        group = self.split_group(split)
+        n_shards = int(group.attrs["n_shards"])
+        return [k for k in range(n_shards) if read_flag(self.path, split, k) is None]
+
+
+def open_store(path: str | os.PathLike[str], *, mode: str = "r", require_complete: bool = False) -> StoreInfo:
+    """Open a vaetk Darcy store and check it is one, intact in structure, of a format this version reads.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``DIR.zarr`` directory.
+    mode : {"r", "r+"}
+        Read-only, or read-write (for resuming).
+    require_complete : bool
+        Raise if some shard has not been written (a run was interrupted: ``vaetk generate ... --resume``).
+
+    Raises
+    ------
+    DataError
+        Missing path, not a vaetk store (foreign Zarr or other directory), unreadable/corrupted metadata,
+        arrays with unexpected shapes or dtypes, or an incomplete store when ``require_complete``.
+    """
+    import zarr
+
+    root_path = Path(path)
+    if not root_path.exists():
+        raise DataError(f"No dataset store at {str(root_path)!r}. Create one with `vaetk generate darcy`.")
+    if not root_path.is_dir():
+        raise DataError(f"{str(root_path)!r} is a file, not a dataset store (a DIR.zarr directory). For an "
+                        f"exported HDF5 file use vaetk.darcy.DarcyDataset directly.")
+    meta_path = root_path / "zarr.json"
+    try:
+        meta = json.loads(meta_path.read_bytes())
+    except FileNotFoundError:
+        raise DataError(f"{str(root_path)!r} is not a dataset store: it has no zarr.json (not a Zarr v3 "
+                        f"store, or its root metadata was deleted).") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"The store {str(root_path)!r} is corrupted: its root metadata {str(meta_path)!r} cannot "
+                        f"be read ({exc}). Regenerate it with --overwrite.") from None
+    marker = meta.get("attributes", {}).get("vaetk_store") if isinstance(meta, dict) else None
+    if not isinstance(marker, dict) or marker.get("kind") != KIND:
+        raise DataError(f"{str(root_path)!r} is a Zarr store but not a vaetk Darcy dataset (no 'vaetk_store' "
+                        f"attribute of kind {KIND!r}). vaetk will not read or modify it.")
+    if marker.get("format_version") != FORMAT_VERSION:
+        raise DataError(f"The store {str(root_path)!r} has format version {marker.get('format_version')!r}; this "
+                        f"vaetk reads version {FORMAT_VERSION}. Use the vaetk version that wrote it, or regenerate.")
+    try:
+        root = zarr.open_group(root_path, mode=mode)
+        attrs = root.attrs.asdict()
+        splits: dict[str, int] = {}
+        for split, n_samples in attrs["splits"].items():
+            group = root[split]
+            expected = _expected_shapes(attrs, n_samples)
+            for name in ARRAYS:
+                arr = group[name]
+                shape, dtype = expected[name]
+                if arr.shape != shape or arr.dtype != np.dtype(dtype):
+                    raise DataError(f"The store {str(root_path)!r} is corrupted: {split}/{name} has shape "
+                                    f"{arr.shape} and dtype {arr.dtype}, expected {shape} and {dtype}.")
+            splits[split] = int(n_samples)
+    except DataError:
+        raise
+    except Exception as exc:  # missing arrays/groups, unreadable array metadata
+        raise DataError(f"The store {str(root_path)!r} is corrupted or truncated: {type(exc).__name__}: {exc}. "
+                        f"Regenerate it with `vaetk generate darcy ... --overwrite`.") from None
+    info = StoreInfo(root_path, root, attrs, splits, complete=False)
+    complete = all(not info.missing_shards(s) for s in splits)
+    info = StoreInfo(root_path, root, attrs, splits, complete=complete)
+    if require_complete and not complete:
+        missing = {s: len(info.missing_shards(s)) for s in splits}
+        raise DataError(f"The store {str(root_path)!r} is incomplete (shards not yet written: "
+                        f"{', '.join(f'{s}: {m}' for s, m in missing.items() if m)}). Finish it with "
+                        f"`vaetk generate darcy CONFIG --out {root_path} --resume`.")
+    return info
+
+
+def _expected_shapes(attrs: dict[str, Any], n_samples: int) -> dict[str, tuple[tuple[int, ...], str]]:
+    n, s = int(attrs["config"]["n"]), int(attrs["config"]["n_modes"])
+    return {"fields": ((n_samples, 3, n, n), "float32"), "theta": ((n_samples, s), "float64"),
+            "permeability": ((n_samples, n, n), "float32")}
+
+
+def read_shard(info: StoreInfo, split: str, shard: int) -> dict[str, np.ndarray]:
+    """The arrays of one shard, with decoding errors reported as DataError naming the shard."""
+    group = info.split_group(split)
+    size = int(group.attrs["shard_size"])
+    start, stop = shard * size, min((shard + 1) * size, info.splits[split])
+    out = {}
+    for name in ARRAYS:
+        try:
+            out[name] = group[name][start:stop]
+        except Exception as exc:
+            raise DataError(f"The store {str(info.path)!r} is corrupted: cannot read {split}/{name} samples "
+                            f"{start}:{stop} (shard {shard}): {type(exc).__name__}: {exc}.") from None
+    return out
+
+
+def verify_shard(info: StoreInfo, split: str, shard: int) -> bool:
+    """Whether a shard is flagged complete and its arrays still hash to what the flag recorded."""
+    record = read_flag(info.path, split, shard)
+    if record is None:
+        return False
+    try:
+        arrays = read_shard(info, split, shard)
+    except DataError:
+        return False
+    return all(record.get("sha256", {}).get(k) == shard_hash(v) for k, v in arrays.items())
+
+
+# -- summary --------------------------------------------------------------------------------------------------
+def describe_store(path: str | os.PathLike[str], *, verify: bool = False) -> str:
+    """A human-readable summary of a store: contents, provenance and trust records (``vaetk info STORE``).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``DIR.zarr`` directory.
+    verify : bool
+        Also re-hash every completed shard against its completion record (reads all the data).
+    """
+    info = open_store(path)
+    a = info.attrs
+    cfg = a["config"]
+    dist = dict(cfg["distribution"])
+    dist_name = dist.pop("name")
+    lines = [
+        f"vaetk Darcy dataset store {str(info.path)}",
+        f"  status: {'complete' if info.complete else 'INCOMPLETE (finish it with --resume)'}",
+        f"  grid: {cfg['n']} x {cfg['n']} nodes; KLE: {cfg['n_modes']} modes, length scale "
+        f"{cfg['kle']['length_scale']}, variance {cfg['kle']['variance']}, mean {cfg['kle']['mean']}",
+        f"  KLE eigenvalues: {', '.join(f'{v:.6g}' for v in a['kle']['eigenvalues'])} "
+        f"(basis sha256 {a['kle']['modes_sha256'][:16]}...)",
+        f"  theta ~ {dist_name}({', '.join(f'{k}={v}' for k, v in dist.items())})",
+        f"  scheme: {cfg['scheme']} (source quadrature {cfg['source_quadrature']}); solver: {cfg['solver']}",
+        f"  seed: {a['seed']} ({a['seed_derivation']})",
+        f"  shard size: {a['shard_size']}",
+        "  versions: " + ", ".join(f"{k} {v}" for k, v in a["versions"].items()),
+    ]
+    ver = a.get("verification", {})
+    if ver:
+        lines.append(f"  scheme verification ({ver['method']}): observed order {ver['order_pressure']:.3f} "
+                     f"(pressure), {ver['order_velocity']:.3f} (velocity) on grids {ver['grids']}")
+    for split, n in info.splits.items():
+        missing = info.missing_shards(split)
+        group = info.root[split]
+        n_shards = int(group.attrs["n_shards"])
+        lines.append(f"  {split}: {n} samples in {n_shards} shards ({n_shards - len(missing)} complete); "
+                     f"fields (N, 3, {cfg['n']}, {cfg['n']}) float32, theta (N, {cfg['n_modes']}) float64, "
+                     f"permeability (N, {cfg['n']}, {cfg['n']}) float32")
+        trust = summarise_trust([r for k in range(n_shards) if (r := read_flag(info.path, split, k))])
+        if trust:
+            lines.append(f"    trust: solver(s) {', '.join(trust['solvers'])}, tol {trust['tol']:g}; max relative "
+                         f"residual {trust['residual_max']:.3g}; max mass-balance error "
+                         f"{trust['mass_balance_max']:.3g}; max zero-mean error {trust['zero_mean_max']:.3g}")
+        if verify:
+            bad = [k for k in range(n_shards) if k not in missing and not verify_shard(info, split, k)]
+            lines.append(f"    verify: {'all completed shards match their checksums' if not bad else 'DAMAGED shards ' + str(bad)}")
+    return "\n".join(lines)
+
+
+def summarise_trust(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Worst case over shard trust records (empty when there are none)."""
+    trusts = [r["trust"] for r in records if "trust" in r]
+    if not trusts:
+        return {}
+    return {
+        "solvers": sorted({t["solver"] for t in trusts}),
+        "tol": max(t["tol"] for t in trusts),
+        "residual_max": max(t["residual_max"] for t in trusts),
+        "mass_balance_max": max(t["mass_balance_max"] for t in trusts),
+        "zero_mean_max": max(t["zero_mean_max"] for t in trusts),
+        "iterations_max": max(t["iterations_max"] for t in trusts),
+        "shards": len(trusts),
+    }

@@ -1,0 +1,143 @@
+"""The base class of the ``architectures`` plugin group.
+
+An architecture is a Gaussian encoder q(z|x) = N(mu(x), diag(exp(logvar(x)))) and a Gaussian decoder
+p(x|z) = N(mean(z), exp(logvar)) for inputs of one fixed shape (C, H, W). The decoder's log-variance is a learned
+constant of shape (H, W) shared across channels (a per-channel variance diverges on boundary pixels where a
+velocity component is identically zero); this base class owns that parameter, so every architecture has it and
+the trainer can initialise it from the data variance.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from vaetk.config import check_param
+from vaetk.errors import DataError
+from vaetk.plugin import Plugin
+
+__all__ = ["Architecture"]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+class Architecture(Plugin, torch.nn.Module):
+    """Base class of VAE encoder/decoder pairs.
+
+    Parameters
+    ----------
+    config : Config
+        The plugin's frozen configuration dataclass.
+    input_shape : tuple of int
+        (C, H, W) of one data sample; any positive sizes.
+    latent_dim : int
+        Dimension of the latent space.
+
+    Attributes
+    ----------
+    decoder_logvar : torch.nn.Parameter, shape (H, W)
+        The decoder's learned log-variance, constant in z and shared across channels (initially 0).
+    """
+
+    plugin_group: ClassVar[str] = "architectures"
+    required_methods: ClassVar[tuple[str, ...]] = ("encode", "decode")
+    name: ClassVar[str] = ""  # registry name used in messages (defaults to the class name)
+
+    def __init__(self, config: Any, *, input_shape: tuple[int, int, int], latent_dim: int) -> None:
+        torch.nn.Module.__init__(self)
+        owner = self.owner()
+        ok = isinstance(input_shape, (tuple, list)) and len(input_shape) == 3 and all(
+            _is_int(s) and s >= 1 for s in input_shape)
+        check_param(ok, "input_shape", "a (channels, height, width) triple of positive ints", input_shape, owner)
+        check_param(_is_int(latent_dim) and latent_dim >= 1, "latent_dim", "an int in the range [1, inf)",
+                    latent_dim, owner)
+        self.config = config
+        self.input_shape: tuple[int, int, int] = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
+        self.latent_dim = latent_dim
+        self.decoder_logvar = torch.nn.Parameter(torch.zeros(self.input_shape[1:]))
+
+    @classmethod
+    def owner(cls) -> str:
+        """How messages name this architecture: ``"architecture 'dense_vae'"``."""
+        return f"architecture {cls.name or cls.__name__!r}"
+
+    @abc.abstractmethod
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The encoder's mean and log-variance, each (B, latent_dim), for data x of shape (B, C, H, W)."""
+        raise NotImplementedError
+
+    @abc.abstractmethod
+    def decode(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """The decoder's mean (B, C, H, W) and log-variance (1, 1, H, W) for latents z of shape (B, latent_dim)."""
+        raise NotImplementedError
+
+    def init_decoder_logvar(self, data_variance: Tensor, *, min_variance: float = 1e-8) -> None:
+        """Set the decoder log-variance to log(max(data_variance, min_variance)).
+
+        Starting from the per-pixel data variance (the constant predictor's optimum, Theorem 1) instead of 0
+        removes most of the long reconstruction-only phase of the authors' schedule.
+
+        Parameters
+        ----------
+        data_variance : Tensor, shape (H, W)
+            Per-pixel variance of the training data across samples, averaged over channels.
+        min_variance : float
+            Floor for pixels whose variance is (nearly) zero.
+        """
+        data_variance = torch.as_tensor(data_variance)
+        if tuple(data_variance.shape) != tuple(self.decoder_logvar.shape):
+            raise DataError(f"{self.owner()}.init_decoder_logvar: data_variance must have shape (H, W) = "
+                            f"{tuple(self.decoder_logvar.shape)}, got {tuple(data_variance.shape)}.")
+        if not bool(torch.isfinite(data_variance).all()) or bool((data_variance < 0).any()):
+            raise DataError(f"{self.owner()}.init_decoder_logvar: data_variance must be finite and >= 0.")
+        check_param(math.isfinite(min_variance) and min_variance > 0, "min_variance", "a positive number",
+                    min_variance, f"{self.owner()}.init_decoder_logvar")
+        with torch.no_grad():
+            value = torch.log(torch.clamp(data_variance.to(torch.float64), min=min_variance))
+            self.decoder_logvar.copy_(value.to(self.decoder_logvar.dtype))
+
+    # -- helpers for subclasses -------------------------------------------------------------------------------
+    def decoder_logvar_4d(self) -> Tensor:
+        """The decoder log-variance as (1, 1, H, W), broadcastable to the decoder mean."""
+        return self.decoder_logvar[None, None]
+
+    def check_input(self, x: Tensor) -> None:
+        """Raise DataError unless x is a floating tensor of shape (B, C, H, W) matching ``input_shape``."""
+        if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != self.input_shape:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            dims = ", ".join(map(str, self.input_shape))
+            raise DataError(f"{self.owner()}.encode: expected data of shape (B, {dims}) (batch, channels, height, "
+                            f"width), got {shape}. The architecture was built for "
+                            f"input_shape={self.input_shape}.")
+        if not x.is_floating_point():
+            raise DataError(f"{self.owner()}.encode: data must be floating point, got {x.dtype}.")
+
+    def check_latent(self, z: Tensor) -> None:
+        """Raise DataError unless z is a floating tensor of shape (B, latent_dim)."""
+        if not isinstance(z, Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:
+            shape = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
+            raise DataError(f"{self.owner()}.decode: expected latents of shape (B, {self.latent_dim}), got {shape}.")
+        if not z.is_floating_point():
+            raise DataError(f"{self.owner()}.decode: latents must be floating point, got {z.dtype}.")
+
+    def n_parameters(self) -> int:
+        """Number of trainable scalar parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Spatial size after a convolution (PyTorch's formula, dilation 1)."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def center_crop(x: Tensor, height: int, width: int) -> Tensor:
+    """Crop the last two dimensions of x to (height, width) around the centre (x must be at least that big)."""
+    top = (x.shape[-2] - height) // 2
+    left = (x.shape[-1] - width) // 2
+    return x[..., top:top + height, left:left + width]
