@@ -42,21 +42,23 @@ def test_expand_trials_is_grid_times_seeds_with_stable_names():
     trials = expand_trials({"a": {"b": 0}}, seeds=[0, 1], overrides={"a.b": [1, 2], "c": 3, "d": [True]})
     assert [t.trial_id for t in trials] == [
         "b-1_d-true__seed-0", "b-1_d-true__seed-1", "b-2_d-true__seed-0", "b-2_d-true__seed-1"]
-    assert trials[2].config == {"a": {"b": 2}, "c": 3, "d": True, "seed": 0}
+    assert trials[2].config == {"a": {"b": 2}, "c": 3, "d": True, "training": {"seed": 0}}
     assert trials[2].setting == {"a.b": 2, "d": True}
     assert setting_label({}) == "base"
     assert [t.trial_id for t in expand_trials({}, seeds=[4])] == ["base__seed-4"]
 
 
 def test_expand_trials_nested_seed_key():
-    (trial,) = expand_trials({"train": {"seed": 9}}, seeds=[3], seed_key="train.seed")
-    assert trial.config == {"train": {"seed": 3}}
+    (trial,) = expand_trials({"training": {"seed": 9, "lr": 1.0}}, seeds=[3])
+    assert trial.config == {"training": {"seed": 3, "lr": 1.0}}
+    (trial,) = expand_trials({}, seeds=[2], seed_key="seed")
+    assert trial.config == {"seed": 2}
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
     (dict(seeds=[]), "at least one seed"),
     (dict(seeds=[1, 1]), "distinct"),
-    (dict(seeds=[0], overrides={"seed": 3}), "set per trial"),
+    (dict(seeds=[0], overrides={"training.seed": 3}), "set per trial"),
     (dict(seeds=[0], overrides={"x": []}), "at least one value"),
     (dict(seeds=[0], overrides={"x": ["a b", "a_b"]}), "identical trial names"),
 ])

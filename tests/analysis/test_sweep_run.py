@@ -28,7 +28,7 @@ def test_local_sweep_records_failures_goes_on_and_resumes(tmp_path):
     assert crashed.status == "failed" and crashed.exit_status == 3 and "exit status 3" in crashed.error
     # every trial is a run directory with its config and outcome
     run = tmp_path / "trials" / "slope-2__seed-0"
-    assert json.loads((run / "trial_config.json").read_text())["seed"] == 0
+    assert json.loads((run / "trial_config.json").read_text())["training"]["seed"] == 0
     assert json.loads((run / "fit.json").read_text())["slope"] == ok.result["slope"]
     assert json.loads((run / "trial.json").read_text())["status"] == "ok"
 

@@ -25,7 +25,7 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
                         help="address of a running Dask scheduler (tcp://host:8786); implies --executor dask")
     parser.add_argument("--trial", default=None, metavar="MODULE:FUNCTION",
                         help="trial function (default: train with vaetk's trainer, then evaluate metrics)")
-    parser.add_argument("--seed-key", default="seed", help="dotted key of the experiment's seed")
+    parser.add_argument("--seed-key", default="training.seed", help="dotted key of the experiment's seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

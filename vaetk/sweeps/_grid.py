@@ -118,7 +118,7 @@ def expand_trials(
     *,
     seeds: Sequence[int],
     overrides: Mapping[str, Any] | None = None,
-    seed_key: str = "seed",
+    seed_key: str = "training.seed",
 ) -> list[Trial]:
     """Expand an experiment, overrides and seeds into the sweep's trials.
 
@@ -132,7 +132,7 @@ def expand_trials(
         Dotted key -> value. A list value is a grid axis (its elements are swept; to set a list-valued option
         to one list, wrap it: ``[[1.0, 2.0]]``); scalars are fixed for every trial.
     seed_key : str
-        Dotted key of the experiment's seed.
+        Dotted key of the experiment's seed (vaetk experiments: ``training.seed``).
 
     Returns
     -------

@@ -211,7 +211,7 @@ def run_sweep(
     scheduler: str | None = None,
     workers: int = 1,
     threads_per_trial: int = 1,
-    seed_key: str = "seed",
+    seed_key: str = "training.seed",
     progress: bool = True,
 ) -> SweepResult:
     """Run (or resume) a sweep: every grid point of ``overrides`` times every seed.

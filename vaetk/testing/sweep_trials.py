@@ -20,11 +20,12 @@ __all__ = ["line_fit"]
 def line_fit(config: Mapping[str, Any], run_dir: Path) -> dict[str, float]:
     """Fit a line to seeded noisy samples of ``y = slope * x``; return the fitted slope and residual.
 
-    Config keys: ``seed`` (required), ``slope`` (1.0), ``n`` (32), ``noise`` (0.1), ``fail_seed`` (a seed that
-    raises RuntimeError, for testing failure records), ``exit_seed`` (a seed whose process exits with status 3
-    without a Python exception). Writes ``fit.json`` into ``run_dir`` like a real run would write its report.
+    Config keys: ``training.seed`` (required, set by the sweep), ``slope`` (1.0), ``n`` (32), ``noise`` (0.1),
+    ``fail_seed`` (a seed that raises RuntimeError, for testing failure records), ``exit_seed`` (a seed whose
+    process exits with status 3 without a Python exception). Writes ``fit.json`` into ``run_dir``, as a real
+    run writes its report.
     """
-    seed = int(config["seed"])
+    seed = int(config["training"]["seed"])
     if seed == config.get("fail_seed"):
         raise RuntimeError(f"line_fit: seed {seed} was asked to fail (fail_seed)")
     if seed == config.get("exit_seed"):
