@@ -30,9 +30,9 @@ def _write_sweep(root, rows):
     for beta, rec, reg, over, status in rows:
         tid = f"beta-{beta:g}__seed-0"
         trials.append({"trial_id": tid, "setting": {"schedule.beta": beta}, "seed": 0})
-        (root / "trials" / tid).mkdir(parents=True)
+        (root / "records" / tid).mkdir(parents=True)
         result = {} if status != "ok" else {"rec_per_pixel": rec, "reg_per_pixel": reg, "over_regularized": over}
-        (root / "trials" / tid / "trial.json").write_text(json.dumps({
+        (root / "records" / tid / "trial.json").write_text(json.dumps({
             "trial_id": tid, "setting": {"schedule.beta": beta}, "seed": 0, "status": status, "result": result}))
     (root / "sweep.json").write_text(json.dumps({"trials": trials}))
 

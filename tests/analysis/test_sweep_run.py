@@ -26,11 +26,12 @@ def test_local_sweep_records_failures_goes_on_and_resumes(tmp_path):
     assert "asked to fail" in raised.error and "Traceback" in raised.traceback
     crashed = by_id["slope-1__seed-2"]
     assert crashed.status == "failed" and crashed.exit_status == 3 and "exit status 3" in crashed.error
-    # every trial is a run directory with its config and outcome
-    run = tmp_path / "trials" / "slope-2__seed-0"
-    assert json.loads((run / "trial_config.json").read_text())["training"]["seed"] == 0
+    # every trial has a run directory holding only what the trial wrote, and a record of the sweep's own
+    run, record = tmp_path / "trials" / "slope-2__seed-0", tmp_path / "records" / "slope-2__seed-0"
+    assert sorted(p.name for p in run.iterdir()) == ["fit.json"]
     assert json.loads((run / "fit.json").read_text())["slope"] == ok.result["slope"]
-    assert json.loads((run / "trial.json").read_text())["status"] == "ok"
+    assert json.loads((record / "trial_config.json").read_text())["training"]["seed"] == 0
+    assert json.loads((record / "trial.json").read_text())["status"] == "ok"
 
     again = run_sweep(exp, tmp_path, seeds=3, overrides={"slope": [1.0, 2.0]}, trial=TRIAL, progress=False)
     assert [o.skipped for o in again.outcomes] == [o.ok for o in res.outcomes]

@@ -58,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{out}: {result.n_ok} of {len(result.outcomes)} trials ok ({skipped} finished earlier), "
           f"{len(result.failed)} failed")
     for o in result.failed:
-        print(f"  {o.trial_id}: exit status {o.exit_status}: {o.error}  (see {out}/trials/{o.trial_id}/trial.log)")
+        print(f"  {o.trial_id}: exit status {o.exit_status}: {o.error}  (log: {out}/records/{o.trial_id}/trial.log)")
     print(f"summarise with: vaetk summarize {out}")
     return 0 if not result.failed else 1

@@ -3,7 +3,9 @@
 Layout of a sweep directory::
 
     SWEEP_DIR/sweep.json               what was swept (base experiment, overrides, seeds, trial function)
-    SWEEP_DIR/trials/<trial_id>/       one normal run directory per trial, plus
+    SWEEP_DIR/trials/<trial_id>/       one normal run directory per trial (the trial function's run_dir,
+                                       nothing else is written there)
+    SWEEP_DIR/records/<trial_id>/      the sweep's bookkeeping of that trial:
         trial_config.json              the trial's complete experiment
         trial.json                     its outcome: status "ok" with results, or "failed" with the exit
                                        status and traceback; written last, so a trial without it is unfinished
@@ -13,7 +15,8 @@ Each trial runs in a fresh Python process (see :mod:`vaetk.sweeps._worker`) with
 results do not depend on how many trials run at once, and a crashing trial cannot take others down. The local
 executor keeps ``workers`` such processes running; the Dask executor submits one task per trial, each of which
 launches the same process on its worker (the sweep directory must be on a filesystem the workers share).
-Re-running a sweep skips the trials whose ``trial.json`` says "ok" and retries the others.
+Re-running a sweep skips the trials whose ``trial.json`` says "ok" and retries the others in their existing run
+directories (vaetk's training trial resumes from the last checkpoint there).
 """
 
 from __future__ import annotations
@@ -114,10 +117,10 @@ def _read_outcome(run_dir: Path) -> TrialOutcome | None:
     return TrialOutcome(**data)
 
 
-def execute_trial(ref: str, run_dir: str, trial_id: str, setting: dict[str, Any], seed: int,
+def execute_trial(ref: str, run_dir: str, record_dir: str, trial_id: str, setting: dict[str, Any], seed: int,
                   threads: int) -> dict[str, Any]:
     """Run one prepared trial in a fresh interpreter and return its outcome record (also run on Dask workers)."""
-    run = Path(run_dir)
+    run = Path(record_dir)
     for stale in (RESULT_FILE, ERROR_FILE):
         (run / stale).unlink(missing_ok=True)
     env = dict(os.environ)
@@ -125,7 +128,7 @@ def execute_trial(ref: str, run_dir: str, trial_id: str, setting: dict[str, Any]
     start = time.perf_counter()
     with open(run / "trial.log", "w") as log:
         proc = subprocess.run(
-            [sys.executable, "-m", "vaetk.sweeps._worker", "--trial", ref, str(run)],
+            [sys.executable, "-m", "vaetk.sweeps._worker", "--trial", ref, "--record-dir", str(run), run_dir],
             stdout=log, stderr=subprocess.STDOUT, env=env, check=False,
         )
     seconds = time.perf_counter() - start
@@ -265,7 +268,8 @@ def run_sweep(
     trials = expand_trials(experiment, seeds=seeds, overrides=overrides, seed_key=seed_key)
 
     root = Path(sweep_dir)
-    (root / "trials").mkdir(parents=True, exist_ok=True)
+    for sub in ("trials", "records"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
     manifest = _manifest(experiment, overrides, ref, seed_key, trials)
     previous = _check_same_sweep(root / MANIFEST, manifest)
     known = {t["trial_id"] for t in manifest["trials"]}
@@ -275,14 +279,15 @@ def run_sweep(
     outcomes: dict[str, TrialOutcome] = {}
     todo: list[Trial] = []
     for t in trials:
-        run_dir = root / "trials" / t.trial_id
-        done = _read_outcome(run_dir)
+        record = root / "records" / t.trial_id
+        done = _read_outcome(record)
         if done is not None and done.ok:
             outcomes[t.trial_id] = TrialOutcome(**{**done.to_json(), "skipped": True})
             continue
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / OUTCOME_FILE).unlink(missing_ok=True)
-        _write_json(run_dir / CONFIG_FILE, t.config)
+        record.mkdir(parents=True, exist_ok=True)
+        (root / "trials" / t.trial_id).mkdir(exist_ok=True)
+        (record / OUTCOME_FILE).unlink(missing_ok=True)
+        _write_json(record / CONFIG_FILE, t.config)
         todo.append(t)
 
     if todo:
@@ -293,7 +298,8 @@ def run_sweep(
         try:
             futures = {}
             for t in todo:
-                args = (ref, str(root / "trials" / t.trial_id), t.trial_id, t.setting, t.seed, threads_per_trial)
+                args = (ref, str(root / "trials" / t.trial_id), str(root / "records" / t.trial_id), t.trial_id,
+                        t.setting, t.seed, threads_per_trial)
                 if executor == "dask":
                     fut = pool.submit(execute_trial, *args, key=f"vaetk-trial-{t.trial_id}-{time.time_ns()}",
                                       pure=False)
@@ -302,7 +308,7 @@ def run_sweep(
                 futures[fut] = t
             for record in _as_completed(futures, executor, progress, len(todo)):
                 outcome = TrialOutcome(**record)
-                _write_json(root / "trials" / outcome.trial_id / OUTCOME_FILE, outcome.to_json())
+                _write_json(root / "records" / outcome.trial_id / OUTCOME_FILE, outcome.to_json())
                 outcomes[outcome.trial_id] = outcome
         finally:
             close()
@@ -347,7 +353,7 @@ def load_outcomes(sweep_dir: str | os.PathLike[str]) -> list[TrialOutcome]:
     manifest = json.loads(path.read_text())
     outcomes = []
     for t in manifest.get("trials", []):
-        outcome = _read_outcome(root / "trials" / t["trial_id"])
+        outcome = _read_outcome(root / "records" / t["trial_id"])
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes

@@ -1,10 +1,10 @@
-"""Run one sweep trial in its own process: ``python -m vaetk.sweeps._worker --trial MOD:ATTR RUN_DIR``.
+"""Run one sweep trial in its own process: ``python -m vaetk.sweeps._worker --trial MOD:ATTR --record-dir R RUN_DIR``.
 
 Every trial runs in a fresh interpreter so a crash (segfault, out-of-memory kill, ``os._exit``) ends only that
 trial, its exit status is known exactly, and thread settings cannot leak between trials. The trial function is
-called as ``func(config, run_dir)`` with the experiment read from ``RUN_DIR/trial_config.json``; it returns a
-mapping of scalar results, written to ``RUN_DIR/trial_result.json``. An exception writes
-``RUN_DIR/trial_error.json`` (type, message, traceback) and exits with status 1.
+called as ``func(config, run_dir)`` with the experiment read from ``R/trial_config.json``; it returns a mapping
+of scalar results, written to ``R/trial_result.json``. An exception writes ``R/trial_error.json`` (type,
+message, traceback) and exits with status 1.
 """
 
 from __future__ import annotations
@@ -73,19 +73,21 @@ def _write_json(path: Path, data: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vaetk.sweeps._worker")
     parser.add_argument("--trial", required=True)
+    parser.add_argument("--record-dir", type=Path, required=True)
     parser.add_argument("run_dir", type=Path)
     args = parser.parse_args(argv)
+    rec = args.record_dir
     try:
-        config = json.loads((args.run_dir / CONFIG_FILE).read_text())
+        config = json.loads((rec / CONFIG_FILE).read_text())
         func = resolve_trial(args.trial)
         result = plain_result(func(config, args.run_dir), args.trial)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then reported by exit status
-        _write_json(args.run_dir / ERROR_FILE, {
+        _write_json(rec / ERROR_FILE, {
             "type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc(),
         })
         traceback.print_exc()
         return 130 if isinstance(exc, KeyboardInterrupt) else 1
-    _write_json(args.run_dir / RESULT_FILE, result)
+    _write_json(rec / RESULT_FILE, result)
     return 0
 
 
