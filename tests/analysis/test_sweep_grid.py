@@ -53,6 +53,8 @@ def test_expand_trials_nested_seed_key():
     assert trial.config == {"training": {"seed": 3, "lr": 1.0}}
     (trial,) = expand_trials({}, seeds=[2], seed_key="seed")
     assert trial.config == {"seed": 2}
+    (trial,) = expand_trials({}, seeds=[5], seed_key=["training.seed", "semi_supervised.label_seed"])
+    assert trial.config == {"training": {"seed": 5}, "semi_supervised": {"label_seed": 5}}
 
 
 @pytest.mark.parametrize("kwargs, fragment", [

@@ -25,7 +25,8 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
                         help="address of a running Dask scheduler (tcp://host:8786); implies --executor dask")
     parser.add_argument("--trial", default=None, metavar="MODULE:FUNCTION",
                         help="trial function (default: train with vaetk's trainer, then evaluate metrics)")
-    parser.add_argument("--seed-key", default="training.seed", help="dotted key of the experiment's seed")
+    parser.add_argument("--seed-key", dest="seed_keys", action="append", default=None, metavar="KEY",
+                        help="dotted key set to each trial's seed (repeatable; default training.seed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         experiment, out, seeds=range(args.first_seed, args.first_seed + args.seeds),
         overrides=parse_set_options(args.overrides), trial=args.trial or DEFAULT_TRIAL,
         executor=args.executor, scheduler=args.scheduler, workers=args.workers,
-        threads_per_trial=args.threads_per_trial, seed_key=args.seed_key, progress=not args.no_progress,
+        threads_per_trial=args.threads_per_trial, seed_key=args.seed_keys or "training.seed",
+        progress=not args.no_progress,
     )
     skipped = sum(o.skipped for o in result.outcomes)
     print(f"{out}: {result.n_ok} of {len(result.outcomes)} trials ok ({skipped} finished earlier), "

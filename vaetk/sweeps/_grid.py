@@ -118,7 +118,7 @@ def expand_trials(
     *,
     seeds: Sequence[int],
     overrides: Mapping[str, Any] | None = None,
-    seed_key: str = "training.seed",
+    seed_key: str | Sequence[str] = "training.seed",
 ) -> list[Trial]:
     """Expand an experiment, overrides and seeds into the sweep's trials.
 
@@ -131,8 +131,9 @@ def expand_trials(
     overrides : mapping, optional
         Dotted key -> value. A list value is a grid axis (its elements are swept; to set a list-valued option
         to one list, wrap it: ``[[1.0, 2.0]]``); scalars are fixed for every trial.
-    seed_key : str
-        Dotted key of the experiment's seed (vaetk experiments: ``training.seed``).
+    seed_key : str or sequence of str
+        Dotted key(s) set to the trial's seed (vaetk experiments: ``training.seed``; add
+        ``semi_supervised.label_seed`` so that each trial also draws its own labelled samples).
 
     Returns
     -------
@@ -145,8 +146,12 @@ def expand_trials(
     if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise ConfigError(f"Sweep seeds must be distinct non-negative integers, got {seeds}.")
     overrides = dict(overrides or {})
-    if seed_key in overrides:
-        raise ConfigError(f"--set {seed_key}=...: the seed is set per trial by the sweep; use --seeds instead.")
+    seed_keys = [seed_key] if isinstance(seed_key, str) else list(seed_key)
+    if not seed_keys:
+        raise ConfigError("A sweep needs at least one seed key (the dotted key of the experiment's seed).")
+    for key in seed_keys:
+        if key in overrides:
+            raise ConfigError(f"--set {key}=...: the seed is set per trial by the sweep; use --seeds instead.")
     fixed = {k: v for k, v in overrides.items() if not isinstance(v, list)}
     axes = {k: v for k, v in overrides.items() if isinstance(v, list)}
     for key, values in axes.items():
@@ -158,7 +163,7 @@ def expand_trials(
         setting = dict(zip(axes, combo, strict=True))
         label = setting_label(setting)
         for seed in seeds:
-            config = apply_overrides(base, {**setting, seed_key: seed})
+            config = apply_overrides(base, {**setting, **dict.fromkeys(seed_keys, seed)})
             trials.append(Trial(f"{label}__seed-{seed}", setting, seed, config))
     ids = [t.trial_id for t in trials]
     if len(set(ids)) != len(ids):

@@ -149,7 +149,7 @@ def execute_trial(ref: str, run_dir: str, record_dir: str, trial_id: str, settin
     return record
 
 
-def _manifest(experiment: Mapping[str, Any], overrides: Mapping[str, Any], ref: str, seed_key: str,
+def _manifest(experiment: Mapping[str, Any], overrides: Mapping[str, Any], ref: str, seed_key: str | list[str],
               trials: Sequence[Trial]) -> dict[str, Any]:
     from importlib import metadata
 
@@ -214,7 +214,7 @@ def run_sweep(
     scheduler: str | None = None,
     workers: int = 1,
     threads_per_trial: int = 1,
-    seed_key: str = "training.seed",
+    seed_key: str | Sequence[str] = "training.seed",
     progress: bool = True,
 ) -> SweepResult:
     """Run (or resume) a sweep: every grid point of ``overrides`` times every seed.
@@ -241,8 +241,8 @@ def run_sweep(
         Trials running at once (local executor or LocalCluster).
     threads_per_trial : int
         Threads each trial may use (OMP/MKL/torch); results do not depend on it through the sweep runner.
-    seed_key : str
-        Dotted key of the experiment's seed.
+    seed_key : str or sequence of str
+        Dotted key(s) of the experiment set to each trial's seed.
     progress : bool
         Show a tqdm bar.
 
@@ -270,6 +270,7 @@ def run_sweep(
     root = Path(sweep_dir)
     for sub in ("trials", "records"):
         (root / sub).mkdir(parents=True, exist_ok=True)
+    seed_key = seed_key if isinstance(seed_key, str) else list(seed_key)
     manifest = _manifest(experiment, overrides, ref, seed_key, trials)
     previous = _check_same_sweep(root / MANIFEST, manifest)
     known = {t["trial_id"] for t in manifest["trials"]}
