@@ -80,3 +80,15 @@ def test_aggregated_posterior_and_views():
         plot_posterior_comparison([view], dims=(0, 2))
     with pytest.raises(DataError, match="shape \\(N, s\\)"):
         posterior_view("bad", vae, x, torch.zeros(3, 2))
+
+
+def test_cli_analyze_rd_writes_data_and_figure(tmp_path, capsys):
+    from vaetk.cli.__main__ import main
+
+    _write_sweep(tmp_path, [(1.0, -9.4, 0.02, False, "ok"), (100.0, -8.15, 1e-5, True, "ok")])
+    assert main(["analyze", "rd", str(tmp_path), "--beta-key", "schedule.beta"]) == 0
+    data = json.loads((tmp_path / "analysis" / "rd_plane.json").read_text())
+    assert data["beta"] == [100.0, 1.0] and data["over_regularized"] == [True, False]
+    assert (tmp_path / "analysis" / "rd_plane.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["analyze", "rd", str(tmp_path), "--beta-key", "nope"]) == 1
+    assert "swept keys" in capsys.readouterr().err
