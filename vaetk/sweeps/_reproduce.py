@@ -112,6 +112,7 @@ def _dataset_path(root: Path, study: Study, scale: str) -> Path:
 def _ensure_dataset(path: Path, config: Mapping[str, Any], workers: int, progress: bool) -> None:
     from vaetk.darcy import generate
 
+    # An existing store is resumed, which checks that it was made from the same configuration and seed.
     if (path / "zarr.json").is_file():
         generate(copy.deepcopy(dict(config)), path, seed=DATASET_SEED, resume=True, n_workers=workers,
                  progress=progress)
