@@ -43,6 +43,11 @@ inline double sq_dist(const double* a, const double* b, index_t d) {
 
 // Queries per work item: small enough that every thread gets work on small inputs. Each query is independent,
 // so the chunking never changes results.
+// Below this many queries one thread does the work: waking a thread team costs more than it saves (and on a busy
+// machine a sleeping team can cost milliseconds). Results are the same either way.
+constexpr index_t kMinParallelQueries = 2048;
+inline int threads_for(index_t n_queries, int n_threads) { return n_queries < kMinParallelQueries ? 1 : n_threads; }
+
 inline index_t query_chunk(index_t n, int n_threads) {
   return std::clamp<index_t>(n / (8 * std::max(n_threads, 1)), 16, kQueryChunk);
 }
@@ -338,6 +343,7 @@ void knn_distances(const double* ref, index_t n_ref, const double* query, index_
                    bool self, KnnAlgorithm algorithm, int n_threads, double* out_dist) {
   check_sizes("knn_distances", n_ref, n_query, d, k, self);
   const NeighbourIndex index(ref, n_ref, d, algorithm);
+  n_threads = threads_for(n_query, n_threads);
   const index_t chunk = query_chunk(n_query, n_threads);
   const index_t chunks = (n_query + chunk - 1) / chunk;
   // Self search on a tree: visit queries in tree order (neighbouring queries share cache lines).
@@ -369,7 +375,7 @@ void knn_radius_counts(const double* ref, index_t n_ref, const double* query, in
                        index_t* out_count, double* out_max_dist) {
   check_sizes("knn_radius_counts", n_ref, n_query, d, 1, self && n_ref > 1);
   const NeighbourIndex index(ref, n_ref, d, algorithm);
-  parallel_for(n_query, n_threads, [&](index_t i) {
+  parallel_for(n_query, threads_for(n_query, n_threads), [&](index_t i) {
     if (!(radius[i] >= 0.0)) fail("knn_radius_counts: radius must be >= 0 (row " + std::to_string(i) + ")");
     double m2 = 0.0;
     index.radius_one(query + i * d, radius[i] * radius[i], self ? i : -1, out_count + i, &m2);
@@ -388,6 +394,7 @@ void wkv_terms(const double* x, index_t n, const double* y, index_t m, index_t d
     order = xi.tree().order();
   else
     std::iota(order.begin(), order.end(), index_t{0});
+  n_threads = threads_for(n, n_threads);
   const index_t chunk = query_chunk(n, n_threads);
   const index_t chunks = (n + chunk - 1) / chunk;
   parallel_for(chunks, n_threads, [&](index_t c) {
