@@ -201,3 +201,12 @@ def test_presets_load_and_resolve():
     assert load_experiment("mixture_hierarchical").model.prior["name"] == "hierarchical"
     with pytest.raises(ConfigError, match="neither an experiment file nor a preset. Did you mean 'mixture_plain'"):
         load_experiment("mixture_plane")
+
+
+@pytest.mark.parametrize("prior", ['name = "gaussian"\nstd = [1.0, 2.0]', 'name = "hierarchical"\nhidden = [8]'])
+def test_every_builtin_prior_trains_through_the_same_loop(tmp_path, store, prior):
+    exp = write_experiment(tmp_path, store, epochs=2, **{'name = "standard_normal"': prior})
+    result = train_experiment(load_experiment(exp), tmp_path / "run")
+    assert all(torch.isfinite(torch.tensor(v)) for v in result.final.values())
+    model, _ = load_model(tmp_path / "run")
+    assert type(model.prior).__name__.lower().startswith(prior.split('"')[1][:5])

@@ -117,7 +117,8 @@ def plot_training_curves(history: Sequence[dict[str, Any]], baseline: float | No
     finite = rec[np.isfinite(rec)]
     if finite.size:  # the first epochs' huge values would flatten everything else
         low = min(float(np.min(finite)), baseline if baseline is not None else np.inf)
-        ax_rec.set_ylim(low - 0.3, max(float(np.percentile(finite, 90)), low + 1.0))
+        high = max(float(np.percentile(finite, 90)), low + 1.0, (baseline if baseline is not None else -np.inf) + 0.3)
+        ax_rec.set_ylim(low - 0.3, high)
     ax_rec.set_title("L_REC (per pixel)")
     ax_reg.set_title("L_REG (per pixel)")
     ax_reg.set_yscale("symlog", linthresh=1e-2)
