@@ -140,15 +140,15 @@ def one_thread():  # type: ignore[no-untyped-def]
 
 @pytest.mark.usefixtures("one_thread")
 def test_small_trains_in_seconds_and_beats_the_constant_predictor() -> None:
-    """A real short run on standardised toy fields: the per-pixel reconstruction NLL at the encoder mean ends
+    """A real short run on unnormalised toy fields (spread small against the mean, like the Darcy data), the
+    decoder started from the data mean and variance: the per-pixel reconstruction NLL at the encoder mean ends
     well below the constant predictor's (Theorem 1: per-pixel data mean and variance)."""
     g = torch.Generator().manual_seed(0)
-    raw_train, raw_test = _toy_fields(256, 17, g), _toy_fields(128, 17, g)
-    centre, scale = raw_train.mean(0), raw_train.std()
-    train, test = (raw_train - centre) / scale, (raw_test - centre) / scale
+    train, test = _toy_fields(256, 17, g), _toy_fields(128, 17, g)
     torch.manual_seed(0)
     model = Small(Small.Config(), input_shape=(3, 17, 17), latent_dim=2)
     model.init_decoder_logvar(train.var(0, unbiased=False).mean(0))
+    model.init_decoder_mean(train.mean(0))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for step in range(150):
         x = train[torch.randint(0, 256, (64,), generator=g)]
@@ -169,7 +169,7 @@ def test_small_trains_in_seconds_and_beats_the_constant_predictor() -> None:
         var_c = train.var(0, unbiased=False).clamp(min=1e-8)
         const = -diag_gaussian_log_prob(test.flatten(1), train.mean(0).flatten()[None],
                                         torch.log(var_c).flatten()[None]).mean() / pixels
-    assert float(rec) < float(const) - 0.3, (float(rec), float(const))
+    assert float(rec) < float(const) - 0.2, (float(rec), float(const))
     # The mean alone explains most of the variance (the log-variance lags behind: Adam moves it by ~lr a step).
     explained = 1 - float(((test - mean) ** 2).mean() / ((test - train.mean(0)) ** 2).mean())
-    assert explained > 0.8, explained
+    assert explained > 0.8, (explained, float(rec), float(const))

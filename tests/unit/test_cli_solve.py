@@ -1,4 +1,4 @@
-"""`vaetk solve` and `vaetk demo`: the KLE2 batch summary, its determinism and its errors."""
+"""`vaetk solve`: the KLE2 batch summary, its determinism and its errors."""
 
 from __future__ import annotations
 
@@ -58,14 +58,8 @@ def test_summary_trust_measures_hold_for_the_native_solver() -> None:
     (["solve", "--solver", "natve"], "Did you mean 'native'?"),
     (["solve", "--scheme", "paper", "--solver", "amg"], "does not support the 'paper' scheme"),
     (["solve", "--n-grid", "2"], "'n_grid' parameter of solve_summary() must be an int >= 3"),
-    (["demo", "--n-samples", "0"], "'n_samples' parameter"),
 ])
 def test_bad_options_exit_1_with_a_message(argv: list[str], message: str,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 1
     assert message in capsys.readouterr().err
-
-
-def test_demo_runs_the_solve_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--n-grid", "17", "--n-samples", "2"]) == 0
-    assert "2 KLE2 samples on a 17 x 17 grid" in capsys.readouterr().out

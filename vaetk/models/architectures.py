@@ -43,6 +43,10 @@ class Architecture(Plugin, torch.nn.Module):
     ----------
     decoder_logvar : torch.nn.Parameter, shape (H, W)
         The decoder's learned log-variance, constant in z and shared across channels (initially 0).
+    decoder_offset : Tensor buffer, shape (C, H, W)
+        A fixed offset added to the decoder mean (initially 0; saved in the state_dict). Setting it to the data
+        mean with :meth:`init_decoder_mean` lets the network learn only the deviations from the mean field,
+        which matters for unnormalised data whose spread is small against its mean (the Darcy fields).
     """
 
     plugin_group: ClassVar[str] = "architectures"
@@ -61,6 +65,7 @@ class Architecture(Plugin, torch.nn.Module):
         self.input_shape: tuple[int, int, int] = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
         self.latent_dim = latent_dim
         self.decoder_logvar = torch.nn.Parameter(torch.zeros(self.input_shape[1:]))
+        self.register_buffer("decoder_offset", torch.zeros(self.input_shape))
 
     @classmethod
     def owner(cls) -> str:
@@ -102,7 +107,29 @@ class Architecture(Plugin, torch.nn.Module):
             value = torch.log(torch.clamp(data_variance.to(torch.float64), min=min_variance))
             self.decoder_logvar.copy_(value.to(self.decoder_logvar.dtype))
 
+    def init_decoder_mean(self, data_mean: Tensor) -> None:
+        """Set the fixed decoder offset to ``data_mean`` (C, H, W), the per-pixel mean of the training data.
+
+        The decoder then predicts data_mean + network(z): at the start of training it is close to the constant
+        predictor of Theorem 1 instead of to zero, and the network only has to learn the small deviations.
+        The model is the same family of distributions; only its starting point changes.
+        """
+        data_mean = torch.as_tensor(data_mean)
+        if tuple(data_mean.shape) != tuple(self.decoder_offset.shape):
+            raise DataError(f"{self.owner()}.init_decoder_mean: data_mean must have shape (C, H, W) = "
+                            f"{tuple(self.decoder_offset.shape)}, got {tuple(data_mean.shape)}.")
+        if not bool(torch.isfinite(data_mean).all()):
+            raise DataError(f"{self.owner()}.init_decoder_mean: data_mean must be finite.")
+        with torch.no_grad():
+            self.decoder_offset.copy_(data_mean.to(self.decoder_offset.dtype))
+
     # -- helpers for subclasses -------------------------------------------------------------------------------
+    def decoder_outputs(self, mean: Tensor) -> tuple[Tensor, Tensor]:
+        """What ``decode`` returns, from the network's raw output (B, C, H, W): (mean + decoder_offset,
+        decoder log-variance as (1, 1, H, W)). Architectures end ``decode`` with ``return
+        self.decoder_outputs(raw)`` so that both initialisations take effect."""
+        return mean + self.decoder_offset.to(mean.dtype), self.decoder_logvar_4d()
+
     def decoder_logvar_4d(self) -> Tensor:
         """The decoder log-variance as (1, 1, H, W), broadcastable to the decoder mean."""
         return self.decoder_logvar[None, None]

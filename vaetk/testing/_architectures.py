@@ -165,6 +165,25 @@ def check_init_decoder_logvar(plugin: type) -> None:
     raise AssertionError("init_decoder_logvar with a wrongly shaped variance must raise DataError")
 
 
+def check_init_decoder_mean(plugin: type) -> None:
+    model = _build(plugin)
+    model.eval()
+    z = _latent()
+    with torch.no_grad():
+        before, _ = model.decode(z)
+        offset = torch.randn(*SHAPE, generator=torch.Generator().manual_seed(4))
+        model.init_decoder_mean(offset)
+        after, _ = model.decode(z)
+    torch.testing.assert_close(after - before, offset.expand_as(before), rtol=1e-5, atol=1e-5,
+                               msg="init_decoder_mean(m) must shift the decoder mean by m (end decode with "
+                                   "`return self.decoder_outputs(raw_mean)`)")
+    try:
+        model.init_decoder_mean(torch.zeros(SHAPE[0] + 1, *SHAPE[1:]))
+    except DataError:
+        return
+    raise AssertionError("init_decoder_mean with a wrongly shaped mean must raise DataError")
+
+
 CHECKS: list[Check] = [
     Check("config_defaults_valid", check_config_defaults_valid),
     Check("bad_arguments_are_config_errors", check_bad_arguments_are_config_errors),
@@ -175,4 +194,5 @@ CHECKS: list[Check] = [
     Check("deterministic_under_manual_seed", check_deterministic_under_manual_seed),
     Check("state_dict_round_trip", check_state_dict_round_trip),
     Check("init_decoder_logvar", check_init_decoder_logvar),
+    Check("init_decoder_mean", check_init_decoder_mean),
 ]

@@ -207,4 +207,4 @@ class DenseVAE(Architecture):
         self.check_latent(z)
         features = self.decoder_features(self.decoder_mlp(z).view(z.shape[0], *self._bottom))
         mean = self.output_conv(center_crop(features, *self.input_shape[1:]))
-        return mean, self.decoder_logvar_4d()
+        return self.decoder_outputs(mean)

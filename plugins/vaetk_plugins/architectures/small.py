@@ -83,4 +83,4 @@ class SmallVAE(Architecture):
         features = self.decoder_mlp(z).view(z.shape[0], *self._bottom)
         features = center_crop(self.decoder_convs(features), *self.input_shape[1:])
         mean = self.output_conv(features)
-        return mean, self.decoder_logvar_4d()
+        return self.decoder_outputs(mean)

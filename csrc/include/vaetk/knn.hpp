@@ -1,0 +1,88 @@
+// Exact k-nearest-neighbour distances in double precision, and the per-sample terms of the Wang-Kulkarni-Verdu
+// (2009) k-NN divergence estimators.
+//
+// Points are rows of row-major (n, d) arrays. Distances are Euclidean, computed as sqrt(sum_j (q_j - r_j)^2) in
+// double precision. In a "self" search the queries are the reference points themselves and each query's own row
+// is excluded by index (not by distance 0), so an exact duplicate of the query counts as a neighbour at distance
+// 0. Every query is processed independently (OpenMP over queries), so results do not depend on the thread count.
+//
+// Search structure: a k-d tree (median splits on the widest dimension, leaves of a few points, incremental
+// per-dimension bounds as in Arya & Mount) for low dimension, or a blocked brute-force scan where that wins
+// (small reference sets, high dimension). Both give the same distances.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "vaetk/common.hpp"
+
+namespace vaetk {
+
+enum class KnnAlgorithm : int { automatic = 0, kdtree = 1, brute = 2 };
+
+// A k-d tree over n points of dimension d. The points are copied in tree order.
+class KdTree {
+ public:
+  KdTree(const double* points, index_t n, index_t d, index_t leaf_size = 8);
+
+  // Squared distances (ascending) of the k nearest points to q, skipping the point whose original row is `skip`
+  // (-1: skip nothing). out_d2 has k entries; entries beyond the number of available points stay +inf.
+  void knn(const double* q, index_t k, index_t skip, double* out_d2) const;
+
+  // Number of points p (p != skip) with |q - p|^2 <= r2, and the largest such squared distance (0 if none).
+  void radius(const double* q, double r2, index_t skip, index_t* out_count, double* out_max_d2) const;
+
+  index_t size() const { return n_; }
+  index_t dim() const { return d_; }
+  // Original row of the point stored at tree position p; visiting queries in this order improves locality.
+  const std::vector<index_t>& order() const { return ids_; }
+  const double* point(index_t p) const { return pts_.data() + p * d_; }
+
+ private:
+  struct Node {
+    index_t begin, end;    // range of tree positions
+    index_t left, right;   // children (-1 for a leaf)
+    int dim;               // split dimension
+    double low, high;      // largest coordinate of the left child, smallest of the right child, along dim
+  };
+  index_t build(index_t begin, index_t end, index_t leaf_size, std::vector<std::pair<double, index_t>>& keys,
+                std::vector<double>& rows, std::vector<index_t>& ids);
+  template <int D>
+  void knn_node(index_t node, const double* q, double mind2, double* off, index_t k, index_t skip,
+                double* d2) const;
+  template <int D>
+  void radius_node(index_t node, const double* q, double mind2, double* off, double r2, index_t skip,
+                   index_t* count, double* max_d2) const;
+  double root_offsets(const double* q, double* off) const;
+
+  index_t n_, d_;
+  std::vector<double> pts_;
+  std::vector<index_t> ids_;
+  std::vector<Node> nodes_;
+  std::vector<double> lo_, hi_;  // bounding box of all points
+};
+
+// k-th..1st nearest-neighbour distances: out_dist (n_query, k), row i ascending, for query i among the
+// n_ref reference points. self: query == ref (same array, n_query == n_ref) and row i excludes reference row i.
+// Requires k <= n_ref - (self ? 1 : 0). Throws std::invalid_argument on bad sizes.
+void knn_distances(const double* ref, index_t n_ref, const double* query, index_t n_query, index_t d, index_t k,
+                   bool self, KnnAlgorithm algorithm, int n_threads, double* out_dist);
+
+// For each query i: out_count[i] = number of reference points within distance radius[i] (inclusive; self
+// excludes row i), out_max_dist[i] = the largest such distance (0 if none).
+void knn_radius_counts(const double* ref, index_t n_ref, const double* query, index_t n_query, index_t d,
+                       const double* radius, bool self, KnnAlgorithm algorithm, int n_threads,
+                       index_t* out_count, double* out_max_dist);
+
+// Per-sample terms of the WKV estimators of D(P || Q) from x ~ P (n, d) and y ~ Q (m, d).
+// eps1 == false (fixed k): out_rho[i] = rho_k(i) (k-th NN distance of x_i in x without x_i), out_nu[i] = nu_k(i)
+//   (k-th NN distance of x_i in y), out_l[i] = out_k[i] = k.
+// eps1 == true (adaptive, WKV 2009 section III): eps(i) = max(rho_k(i), nu_k(i)); out_l[i] = l_i = #x_j (j != i)
+//   with |x_j - x_i| <= eps(i), out_k[i] = k_i = #y_j with |y_j - x_i| <= eps(i), out_rho[i] = rho_{l_i}(i),
+//   out_nu[i] = nu_{k_i}(i).
+// Requires k <= n - 1 and k <= m.
+void wkv_terms(const double* x, index_t n, const double* y, index_t m, index_t d, index_t k, bool eps1,
+               KnnAlgorithm algorithm, int n_threads, double* out_rho, double* out_nu, index_t* out_l,
+               index_t* out_k);
+
+}  // namespace vaetk

@@ -1,0 +1,1 @@
+"""Built-in disentanglement metrics (registered in vaetk's pyproject under ``vaetk.metrics``)."""

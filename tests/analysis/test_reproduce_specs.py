@@ -1,0 +1,36 @@
+"""Every reproduction spec resolves to valid experiments and dataset configurations at every scale."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaetk.errors import ConfigError
+from vaetk.sweeps._grid import apply_overrides, expand_trials
+from vaetk.sweeps._reproduce import SECTIONS, load_section
+
+
+@pytest.mark.parametrize("scale", ["cpu", "paper"])
+@pytest.mark.parametrize("section", SECTIONS)
+def test_spec_resolves_to_valid_experiments(section, scale):
+    from vaetk.darcy._generate import load_config
+    from vaetk.training import parse_experiment
+
+    spec = load_section(section, scale)
+    assert spec.section == section and spec.seeds >= 1 and spec.studies
+    for study in spec.studies:
+        load_config(study.dataset)  # the dataset configuration is valid
+        for trial in expand_trials(apply_overrides(study.experiment, {"data.path": "x.zarr"}), seeds=[0, 1],
+                                   overrides=study.grid, seed_key=spec.seed_keys):
+            config = parse_experiment(trial.config)
+            assert config.training.seed == trial.seed
+            if scale == "cpu":
+                assert config.model.architecture["name"] == "small" and config.training.epochs <= 100
+    if section == "6":
+        assert spec.plot_key in spec.studies[0].grid and "semi_supervised.label_seed" in spec.seed_keys
+
+
+def test_unknown_section_and_scale():
+    with pytest.raises(ConfigError, match="Did you mean '5.3'"):
+        load_section("5.4", "cpu")
+    with pytest.raises(ConfigError, match="no scale 'gpu'"):
+        load_section("6", "gpu")

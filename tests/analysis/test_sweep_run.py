@@ -1,0 +1,92 @@
+"""Sweep execution: local pool and Dask LocalCluster, failure records, resumption."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vaetk.errors import ConfigError
+from vaetk.sweeps import load_outcomes, run_sweep
+from vaetk.testing.sweep_trials import line_fit
+
+TRIAL = "vaetk.testing.sweep_trials:line_fit"
+
+
+def test_local_sweep_records_failures_goes_on_and_resumes(tmp_path):
+    exp = {"fail_seed": 1, "exit_seed": 2, "noise": 0.0}
+    res = run_sweep(exp, tmp_path, seeds=3, overrides={"slope": [1.0, 2.0]}, trial=TRIAL, workers=2,
+                    progress=False)
+    by_id = {o.trial_id: o for o in res.outcomes}
+    assert [o.trial_id for o in res.outcomes] == [f"slope-{s}__seed-{k}" for s in (1, 2) for k in range(3)]
+    ok = by_id["slope-2__seed-0"]
+    assert ok.ok and ok.exit_status == 0 and ok.result["slope"] == pytest.approx(2.0, abs=1e-12)
+    raised = by_id["slope-1__seed-1"]
+    assert raised.status == "failed" and raised.exit_status == 1
+    assert "asked to fail" in raised.error and "Traceback" in raised.traceback
+    crashed = by_id["slope-1__seed-2"]
+    assert crashed.status == "failed" and crashed.exit_status == 3 and "exit status 3" in crashed.error
+    # every trial has a run directory holding only what the trial wrote, and a record of the sweep's own
+    run, record = tmp_path / "trials" / "slope-2__seed-0", tmp_path / "records" / "slope-2__seed-0"
+    assert sorted(p.name for p in run.iterdir()) == ["fit.json"]
+    assert json.loads((run / "fit.json").read_text())["slope"] == ok.result["slope"]
+    assert json.loads((record / "trial_config.json").read_text())["training"]["seed"] == 0
+    assert json.loads((record / "trial.json").read_text())["status"] == "ok"
+
+    again = run_sweep(exp, tmp_path, seeds=3, overrides={"slope": [1.0, 2.0]}, trial=TRIAL, progress=False)
+    assert [o.skipped for o in again.outcomes] == [o.ok for o in res.outcomes]
+    assert [o.result for o in again.outcomes if o.ok] == [o.result for o in res.outcomes if o.ok]
+    assert len(load_outcomes(tmp_path)) == 6
+
+
+def test_results_do_not_depend_on_worker_count(tmp_path):
+    one = run_sweep({}, tmp_path / "a", seeds=3, trial=TRIAL, workers=1, progress=False)
+    three = run_sweep({}, tmp_path / "b", seeds=3, trial=TRIAL, workers=3, threads_per_trial=2, progress=False)
+    assert [o.result for o in one.outcomes] == [o.result for o in three.outcomes]
+
+
+def test_dask_local_cluster_three_trials_one_failing(tmp_path):
+    res = run_sweep({"fail_seed": 1}, tmp_path, seeds=3, trial=line_fit, executor="dask", workers=2,
+                    progress=False)
+    assert [o.status for o in res.outcomes] == ["ok", "failed", "ok"]
+    assert res.outcomes[1].exit_status == 1 and "asked to fail" in res.outcomes[1].error
+    assert {o.trial_id for o in load_outcomes(tmp_path)} == {f"base__seed-{k}" for k in range(3)}
+    # the same trials run locally give the same numbers
+    local = run_sweep({"fail_seed": 1}, tmp_path / "local", seeds=3, trial=TRIAL, progress=False)
+    assert [o.result for o in local.outcomes] == [o.result for o in res.outcomes]
+
+
+def test_a_different_sweep_in_the_same_directory_is_refused(tmp_path):
+    run_sweep({"noise": 0.1}, tmp_path, seeds=1, trial=TRIAL, progress=False)
+    with pytest.raises(ConfigError, match="already holds a different sweep"):
+        run_sweep({"noise": 0.2}, tmp_path, seeds=1, trial=TRIAL, progress=False)
+
+
+def test_bad_trial_references_are_reported_up_front(tmp_path):
+    with pytest.raises(ConfigError, match="cannot import module"):
+        run_sweep({}, tmp_path, seeds=1, trial="no_such_module_x:f", progress=False)
+    with pytest.raises(ConfigError, match="has no attribute"):
+        run_sweep({}, tmp_path, seeds=1, trial="vaetk.testing.sweep_trials:nope", progress=False)
+
+    def local_fn(config, run_dir):
+        return {}
+
+    with pytest.raises(ConfigError, match="must be importable"):
+        run_sweep({}, tmp_path, seeds=1, trial=local_fn, progress=False)
+    with pytest.raises(ConfigError, match="expected 'local' or 'dask'"):
+        run_sweep({}, tmp_path, seeds=1, trial=TRIAL, executor="ray", progress=False)
+
+
+def test_cli_sweep_grid_and_exit_status(tmp_path, capsys):
+    from vaetk.cli.__main__ import main
+
+    exp = tmp_path / "exp.toml"
+    exp.write_text("fail_seed = 1\nnoise = 0.0\n")
+    out = tmp_path / "sweep"
+    argv = ["sweep", str(exp), "--seeds", "2", "--set", "slope=[1.0, 3.0]", "--trial", TRIAL, "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 1  # a failed trial makes the command fail, after all trials ran
+    text = capsys.readouterr().out
+    assert "2 of 4 trials ok" in text and "slope-3__seed-1: exit status 1" in text
+    assert main(["sweep", str(tmp_path / "missing.toml"), "--seeds", "1"]) == 1
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,54 @@
+"""The default sweep trial with vaetk's real trainer on a tiny generated Darcy store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vaetk.sweeps import run_sweep, summarize_sweep
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory):
+    from vaetk.darcy import generate
+
+    path = tmp_path_factory.mktemp("data") / "tiny.zarr"
+    config = {"n": 17, "n_modes": 2, "scheme": "paper", "distribution": {"name": "standard_normal"},
+              "split": {"train": 48, "test": 16}}
+    generate(config, path, seed=7, n_workers=1)
+    return path
+
+
+def _experiment(store):
+    return {
+        "name": "tiny", "data": {"path": str(store)},
+        "model": {"latent_dim": 2, "architecture": {"name": "small", "channels": [4], "hidden": 8},
+                  "prior": {"name": "standard_normal"}},
+        "training": {"epochs": 3, "batch_size": 16, "lr": 1e-3, "eval_every": 3, "device": "cpu"},
+        "schedule": {"kind": "klushyn", "reconstruction_epochs": 1},
+        "evaluation": {"metrics": [{"name": "sd"}]},
+    }
+
+
+@pytest.mark.slow
+def test_default_trial_trains_scores_records_failures_and_resumes(tiny_store, tmp_path):
+    exp = _experiment(tiny_store)
+    res = run_sweep(exp, tmp_path, seeds=2, overrides={"training.lr": [1e-3, -1.0]}, workers=2, progress=False)
+    assert [o.status for o in res.outcomes] == ["ok", "ok", "failed", "failed"]
+    ok = res.outcomes[0]
+    assert ok.result["split"] == "test" and ok.result["epochs"] == 3
+    assert isinstance(ok.result["over_regularized"], bool) and 0.5 <= ok.result["sd"] <= 1.0
+    assert ok.result["loss_per_pixel"] == pytest.approx(ok.result["rec_per_pixel"] + ok.result["reg_per_pixel"])
+    assert res.outcomes[0].result["loss_elbo"] != res.outcomes[1].result["loss_elbo"]  # seeds differ
+    run = tmp_path / "trials" / ok.trial_id
+    assert {"experiment.toml", "model.pt", "model.json", "summary.json", "history.csv"} <= {
+        p.name for p in run.iterdir()}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["over_regularized"] == ok.result["over_regularized"]
+    bad = res.outcomes[2]
+    assert bad.exit_status == 1 and "ConfigError" in bad.error and "lr" in bad.error
+    (table,) = [s for s in summarize_sweep(tmp_path, write=False) if s.setting == {"training.lr": 0.001}]
+    assert table.n_trials == 2 and table.sd.n == 2
+    again = run_sweep(exp, tmp_path, seeds=2, overrides={"training.lr": [1e-3, -1.0]}, progress=False)
+    assert [o.skipped for o in again.outcomes] == [True, True, False, False]

@@ -1,0 +1,42 @@
+"""``vaetk evaluate RUN_DIR``: test losses, every configured metric, figures and a report for a trained run."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "evaluate a trained run: losses, metrics, plots (PNG), report.json and report.md"
+
+
+def populate_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a run directory written by `vaetk train`")
+    parser.add_argument("--device", default="cpu", help="auto, cpu, cuda, cuda:N (default: cpu)")
+    parser.add_argument("--data", help="evaluate on this dataset instead of the experiment's data.path")
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    parser.add_argument("--strict-versions", action="store_true",
+                        help="refuse a model written by other vaetk/plugin versions (default: warn)")
+
+
+def summary_lines(report: dict) -> list[str]:
+    """The short summary printed after an evaluation."""
+    lines = []
+    for split, values in report["losses"].items():
+        sd = values.get("sd", float("nan"))
+        lines.append(f"  {split:5s}: L_REC {values['rec_per_pixel']:.4f}  L_REG {values['reg_per_pixel']:.4f} "
+                     f"(per pixel)  loss {values['loss_elbo']:.1f} nats (ELBO)  S_D {sd:.3f}")
+    lines.append(f"  constant predictor L_REC {report['constant_predictor']['rec_per_pixel']:.4f}; over-regularised: "
+                 f"{'YES' if report['over_regularized'] else 'no'}")
+    for name, record in report["metrics"].items():
+        scores = ", ".join(f"{k} {v:.4f}" for k, v in record["scores"].items())
+        lines.append(f"  metric {name}: {scores}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from vaetk.training._evaluate import evaluate_run
+
+    report = evaluate_run(args.run_dir, device=args.device, data_path=args.data, plots=not args.no_plots,
+                          strict_versions=args.strict_versions)
+    print(f"evaluated {args.run_dir} on the {report['evaluated_on']} split ({report['n_samples']} samples)")
+    print("\n".join(summary_lines(report)))
+    print(f"  report: {args.run_dir}/report.md")
+    return 0

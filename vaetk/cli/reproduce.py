@@ -1,0 +1,34 @@
+"""``vaetk reproduce SECTION --scale cpu|paper``: the paper's sweeps for sections 5.1, 5.2, 5.3 and 6."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "run the paper's sweeps for one section (5.1, 5.2, 5.3, 6) at CPU or paper scale, and report"
+
+
+def populate_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("section", help="paper section: 5.1, 5.2, 5.3 or 6")
+    parser.add_argument("--scale", choices=("cpu", "paper"), default="cpu",
+                        help="cpu: small model, short schedules, few trials; paper: the paper-sized presets (GPU)")
+    parser.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="output root (data + sweeps)")
+    parser.add_argument("--seeds", type=int, default=None, help="trials per setting (default: the scale's)")
+    parser.add_argument("--workers", type=int, default=1, help="trials at once")
+    parser.add_argument("--threads-per-trial", type=int, default=1, help="threads each trial may use")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run the trials on a Dask cluster")
+    parser.add_argument("--threshold", type=float, default=None, help="S_D threshold for 'disentangled'")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vaetk.sweeps import DEFAULT_THRESHOLD
+    from vaetk.sweeps._reproduce import reproduce
+
+    report = reproduce(args.section, scale=args.scale, out=args.out, seeds=args.seeds, workers=args.workers,
+                       threads_per_trial=args.threads_per_trial, scheduler=args.scheduler,
+                       threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
+                       progress=not args.no_progress)
+    print(report.read_text(), end="")
+    print(f"wrote {report}")
+    return 0

@@ -1,0 +1,65 @@
+"""``vaetk sweep EXPERIMENT.toml --seeds N [--set key=value ...] [--scheduler ADDR] [--workers N]``."""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from pathlib import Path
+
+HELP = "run an experiment over seeds and a grid of settings, locally or on a Dask cluster (resumable)"
+
+
+def populate_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", type=Path, help="experiment TOML file (as for `vaetk train`)")
+    parser.add_argument("--seeds", type=int, required=True, metavar="N", help="trials per setting (seeds 0..N-1)")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="S", help="start seeds at S (default 0)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a dotted key; a list value ([1, 8, 32]) is swept as a grid axis")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="sweep directory (default: runs/sweeps/<experiment name>)")
+    parser.add_argument("--workers", type=int, default=1, help="trials at once (local pool or LocalCluster)")
+    parser.add_argument("--threads-per-trial", type=int, default=1, help="threads each trial may use")
+    parser.add_argument("--executor", choices=("local", "dask"), default="local",
+                        help="local process pool (default) or a Dask LocalCluster on loopback")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="address of a running Dask scheduler (tcp://host:8786); implies --executor dask")
+    parser.add_argument("--trial", default=None, metavar="MODULE:FUNCTION",
+                        help="trial function (default: train with vaetk's trainer, then evaluate metrics)")
+    parser.add_argument("--seed-key", dest="seed_keys", action="append", default=None, metavar="KEY",
+                        help="dotted key set to each trial's seed (repeatable; default training.seed)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def read_experiment(path: Path) -> dict:
+    from vaetk.errors import ConfigError
+
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"experiment file {str(path)!r} does not exist.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from vaetk.errors import ConfigError
+    from vaetk.sweeps import DEFAULT_TRIAL, parse_set_options, run_sweep
+
+    if args.seeds < 1 or args.first_seed < 0:
+        raise ConfigError(f"--seeds must be >= 1 and --first-seed >= 0 (got {args.seeds}, {args.first_seed}).")
+    experiment = read_experiment(args.experiment)
+    out = args.out or Path("runs") / "sweeps" / args.experiment.stem
+    result = run_sweep(
+        experiment, out, seeds=range(args.first_seed, args.first_seed + args.seeds),
+        overrides=parse_set_options(args.overrides), trial=args.trial or DEFAULT_TRIAL,
+        executor=args.executor, scheduler=args.scheduler, workers=args.workers,
+        threads_per_trial=args.threads_per_trial, seed_key=args.seed_keys or "training.seed",
+        progress=not args.no_progress,
+    )
+    skipped = sum(o.skipped for o in result.outcomes)
+    print(f"{out}: {result.n_ok} of {len(result.outcomes)} trials ok ({skipped} finished earlier), "
+          f"{len(result.failed)} failed")
+    for o in result.failed:
+        print(f"  {o.trial_id}: exit status {o.exit_status}: {o.error}  (log: {out}/records/{o.trial_id}/trial.log)")
+    print(f"summarise with: vaetk summarize {out}")
+    return 0 if not result.failed else 1

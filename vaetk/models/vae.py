@@ -1,0 +1,213 @@
+"""The VAE: an architecture (encoder/decoder) and a prior composed, and the terms of its loss.
+
+The loss of one sample is ``L_REC + beta * L_REG (+ weight * L_SUP for labelled samples)``, where
+
+- ``L_REC`` is the Gaussian negative log-likelihood of the data under the decoder (mean and log-variance from
+  :meth:`Architecture.decode`), summed over channels and pixels, in nats, ``log(2 pi)`` included;
+- ``L_REG`` is the prior's regularisation term (``prior.regularization(...)["total"]``, nats), never computed here;
+- ``L_SUP`` is the semi-supervised term of the paper's eq. 28, ``-log q(z = theta | y)``: the encoder's Gaussian
+  density evaluated at the true generative parameters (nats).
+
+Two normalisations are offered and both are always reported:
+
+``"elbo"``
+    True nats per sample: ``L_REC + L_REG`` at beta = 1 is the negative ELBO.
+``"per_pixel"``
+    The authors' units (the paper's loss values): ``L_REC / (H * W)`` (summed over channels, averaged over
+    pixels), ``L_REG / prior.authors_normalizer()`` and ``L_SUP / latent_dim`` (averaged over latent dimensions
+    like their KL). beta = 1 in these units is an effective beta of ``H * W / normalizer`` in ELBO units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from vaetk.errors import ConfigError, DataError
+
+__all__ = ["NORMALIZATIONS", "VAE", "LossTerms", "gaussian_nll"]
+
+NORMALIZATIONS = ("per_pixel", "elbo")
+Normalization = Literal["per_pixel", "elbo"]
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def gaussian_nll(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
+    """Negative log-density of ``x`` under N(mean, exp(logvar)), summed over all but the first axis.
+
+    Parameters
+    ----------
+    x, mean : Tensor of shape (B, ...)
+    logvar : Tensor broadcastable to ``x``
+
+    Returns
+    -------
+    Tensor of shape (B,)
+        Nats per sample, ``log(2 pi)`` included.
+    """
+    logvar = logvar.expand_as(x)
+    nll = 0.5 * (logvar + (x - mean).pow(2) * torch.exp(-logvar) + _LOG_2PI)
+    return nll.flatten(1).sum(1)
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """Per-sample loss terms of one batch (all shape (B,), nats) and their scalar summaries.
+
+    Attributes
+    ----------
+    rec, reg, sup : Tensor of shape (B,)
+        L_REC, L_REG and L_SUP in nats (``sup`` is 0 for unlabelled samples).
+    labelled : Tensor of shape (B,), bool
+        Which samples carry a label.
+    reg_parts : dict of str to Tensor of shape (B,)
+        The prior's named sub-terms (nats).
+    n_pixels : int
+        H * W, the per-pixel divisor of L_REC.
+    reg_normalizer : float
+        The prior's divisor for per-pixel L_REG.
+    latent_dim : int
+        Divisor of per-pixel L_SUP.
+    """
+
+    rec: Tensor
+    reg: Tensor
+    sup: Tensor
+    labelled: Tensor
+    reg_parts: dict[str, Tensor]
+    n_pixels: int
+    reg_normalizer: float
+    latent_dim: int
+
+    def scaled(self, normalization: Normalization) -> tuple[Tensor, Tensor, Tensor]:
+        """(rec, reg, sup) per sample in the units of ``normalization``."""
+        if normalization == "elbo":
+            return self.rec, self.reg, self.sup
+        if normalization == "per_pixel":
+            return self.rec / self.n_pixels, self.reg / self.reg_normalizer, self.sup / self.latent_dim
+        raise ConfigError(f"Unknown normalization {normalization!r}; expected one of {', '.join(NORMALIZATIONS)}.")
+
+    def objective(self, beta: float, normalization: Normalization, *, sup_weight: float = 0.0,
+                  include_reg: bool = True) -> Tensor:
+        """The scalar minimised: batch mean of rec + beta * reg + sup_weight * sup, in ``normalization`` units.
+
+        ``include_reg=False`` leaves the regularisation out entirely (the reconstruction-only phase), which is
+        not the same as beta = 0 when L_REG is not finite.
+        """
+        rec, reg, sup = self.scaled(normalization)
+        total = rec
+        if include_reg:
+            total = total + beta * reg
+        if sup_weight:
+            total = total + sup_weight * sup
+        return total.mean()
+
+    def summary(self) -> dict[str, float]:
+        """Batch means of every term in both units (the keys the logs use)."""
+        out: dict[str, float] = {}
+        for unit in NORMALIZATIONS:
+            rec, reg, sup = self.scaled(unit)  # type: ignore[arg-type]
+            out[f"rec_{unit}"] = float(rec.detach().mean())
+            out[f"reg_{unit}"] = float(reg.detach().mean())
+            n_lab = int(self.labelled.sum())
+            out[f"sup_{unit}"] = float(sup.detach().sum() / n_lab) if n_lab else 0.0
+        for key, value in self.reg_parts.items():
+            if key != "total":
+                out[f"reg_{key}_elbo"] = float(value.detach().mean())
+        return out
+
+
+class VAE(nn.Module):
+    """An architecture and a prior composed into a VAE.
+
+    Parameters
+    ----------
+    architecture : Architecture
+        Encoder/decoder with ``encode(x) -> (mu, logvar)`` and ``decode(z) -> (mean, logvar)``.
+    prior : Prior
+        Owner of the regularisation term (``regularization(z, mu, logvar)["total"]``, nats per sample).
+
+    Raises
+    ------
+    ConfigError
+        If the architecture's and the prior's latent dimensions differ.
+    """
+
+    def __init__(self, architecture: Any, prior: Any) -> None:
+        super().__init__()
+        if architecture.latent_dim != prior.latent_dim:
+            raise ConfigError(
+                f"The architecture's latent_dim ({architecture.latent_dim}) differs from the prior's "
+                f"({prior.latent_dim}); build both with the same model.latent_dim."
+            )
+        self.architecture = architecture
+        self.prior = prior
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.architecture.latent_dim)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.architecture.input_shape)  # type: ignore[return-value]
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Encoder mean and log-variance, each (B, latent_dim)."""
+        return self.architecture.encode(x)
+
+    def decode(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Decoder mean (B, C, H, W) and log-variance (broadcastable)."""
+        return self.architecture.decode(z)
+
+    def reparameterize(self, mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One sample z = mu + exp(logvar / 2) * eps, eps ~ N(0, I) drawn with ``generator``."""
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def loss_terms(self, x: Tensor, theta: Tensor | None = None, labelled: Tensor | None = None, *,
+                   generator: torch.Generator | None = None) -> LossTerms:
+        """Every loss term of a batch, per sample.
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, C, H, W)
+            Data.
+        theta : Tensor of shape (B, latent_dim), optional
+            Generative parameters (only read for labelled samples).
+        labelled : Tensor of shape (B,), bool, optional
+            Which samples are labelled (their L_SUP is computed); none if omitted.
+        generator : torch.Generator, optional
+            For the reparameterisation noise.
+        """
+        if x.dim() != 4:
+            raise DataError(f"VAE.loss_terms: expected data of shape (B, C, H, W), got {tuple(x.shape)}.")
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar, generator)
+        mean, dec_logvar = self.decode(z)
+        if mean.shape != x.shape:
+            raise DataError(f"The decoder returned a mean of shape {tuple(mean.shape)} for data of shape "
+                            f"{tuple(x.shape)}; the architecture does not fit this data.")
+        rec = gaussian_nll(x, mean, dec_logvar)
+        parts = self.prior.regularization(z, mu, logvar)
+        reg = parts["total"]
+        if labelled is None:
+            labelled = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+        sup = torch.zeros_like(rec)
+        if bool(labelled.any()):
+            if theta is None or theta.shape != mu.shape:
+                got = None if theta is None else tuple(theta.shape)
+                raise DataError(f"Semi-supervised training needs theta of shape {tuple(mu.shape)} (one generative "
+                                f"parameter per latent dimension), got {got}.")
+            sup = torch.where(labelled, encoder_nll(theta, mu, logvar), sup)
+        return LossTerms(rec=rec, reg=reg, sup=sup, labelled=labelled, reg_parts=parts,
+                         n_pixels=int(x.shape[-2] * x.shape[-1]),
+                         reg_normalizer=float(self.prior.authors_normalizer()), latent_dim=self.latent_dim)
+
+
+def encoder_nll(theta: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """-log q(z = theta | y) per sample (paper eq. 28): N(theta; mu, diag(exp(logvar))), summed over dims."""
+    return gaussian_nll(theta, mu, logvar)

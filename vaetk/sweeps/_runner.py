@@ -1,0 +1,360 @@
+"""Run a sweep's trials in a local process pool or on a Dask distributed cluster.
+
+Layout of a sweep directory::
+
+    SWEEP_DIR/sweep.json               what was swept (base experiment, overrides, seeds, trial function)
+    SWEEP_DIR/trials/<trial_id>/       one normal run directory per trial (the trial function's run_dir,
+                                       nothing else is written there)
+    SWEEP_DIR/records/<trial_id>/      the sweep's bookkeeping of that trial:
+        trial_config.json              the trial's complete experiment
+        trial.json                     its outcome: status "ok" with results, or "failed" with the exit
+                                       status and traceback; written last, so a trial without it is unfinished
+        trial.log                      the trial's stdout and stderr
+
+Each trial runs in a fresh Python process (see :mod:`vaetk.sweeps._worker`) with ``threads_per_trial`` threads, so
+results do not depend on how many trials run at once, and a crashing trial cannot take others down. The local
+executor keeps ``workers`` such processes running; the Dask executor submits one task per trial, each of which
+launches the same process on its worker (the sweep directory must be on a filesystem the workers share).
+Re-running a sweep skips the trials whose ``trial.json`` says "ok" and retries the others in their existing run
+directories (vaetk's training trial resumes from the last checkpoint there).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaetk.errors import ConfigError
+from vaetk.sweeps._grid import Trial, expand_trials
+from vaetk.sweeps._worker import CONFIG_FILE, ERROR_FILE, RESULT_FILE, resolve_trial
+
+__all__ = ["DEFAULT_TRIAL", "SweepResult", "TrialOutcome", "load_outcomes", "run_sweep"]
+
+DEFAULT_TRIAL = "vaetk.sweeps.trials:train_and_evaluate"
+MANIFEST = "sweep.json"
+OUTCOME_FILE = "trial.json"
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VAETK_TORCH_THREADS")
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What happened to one trial (the content of its ``trial.json``)."""
+
+    trial_id: str
+    setting: dict[str, Any]
+    seed: int
+    status: str  # "ok" or "failed"
+    result: dict[str, Any] = field(default_factory=dict)
+    exit_status: int | None = None
+    error: str = ""
+    traceback: str = ""
+    seconds: float = 0.0
+    host: str = ""
+    skipped: bool = False  # finished in an earlier invocation
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "skipped"}
+        return data
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The outcome of every trial of a sweep, in trial order."""
+
+    sweep_dir: Path
+    outcomes: list[TrialOutcome]
+
+    @property
+    def failed(self) -> list[TrialOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def n_ok(self) -> int:
+        return sum(o.ok for o in self.outcomes)
+
+
+def trial_ref(trial: str | Callable[..., Any]) -> str:
+    """A trial function as an importable ``"module:qualname"`` (what worker processes import)."""
+    if isinstance(trial, str):
+        resolve_trial(trial)  # fail now, with a clear message, rather than in every worker
+        return trial
+    module, qualname = getattr(trial, "__module__", None), getattr(trial, "__qualname__", "")
+    if not module or module == "__main__" or "<locals>" in qualname:
+        raise ConfigError(
+            f"trial {trial!r}: a sweep runs trials in worker processes, so the function must be importable "
+            "(defined at the top level of an installed module), or given as 'package.module:function'."
+        )
+    ref = f"{module}:{qualname}"
+    if resolve_trial(ref) is not trial:
+        raise ConfigError(f"trial {trial!r}: importing {ref!r} gives a different object; pass the reference.")
+    return ref
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _read_outcome(run_dir: Path) -> TrialOutcome | None:
+    path = run_dir / OUTCOME_FILE
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    return TrialOutcome(**data)
+
+
+def execute_trial(ref: str, run_dir: str, record_dir: str, trial_id: str, setting: dict[str, Any], seed: int,
+                  threads: int) -> dict[str, Any]:
+    """Run one prepared trial in a fresh interpreter and return its outcome record (also run on Dask workers)."""
+    run = Path(record_dir)
+    for stale in (RESULT_FILE, ERROR_FILE):
+        (run / stale).unlink(missing_ok=True)
+    env = dict(os.environ)
+    env.update({var: str(threads) for var in THREAD_VARS})
+    start = time.perf_counter()
+    with open(run / "trial.log", "w") as log:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vaetk.sweeps._worker", "--trial", ref, "--record-dir", str(run), run_dir],
+            stdout=log, stderr=subprocess.STDOUT, env=env, check=False,
+        )
+    seconds = time.perf_counter() - start
+    record: dict[str, Any] = {
+        "trial_id": trial_id, "setting": setting, "seed": seed, "seconds": round(seconds, 3),
+        "host": socket.gethostname(), "exit_status": proc.returncode,
+    }
+    result_path, error_path = run / RESULT_FILE, run / ERROR_FILE
+    if proc.returncode == 0 and result_path.is_file():
+        record.update(status="ok", result=json.loads(result_path.read_text()))
+    elif error_path.is_file():
+        err = json.loads(error_path.read_text())
+        record.update(status="failed", error=f"{err['type']}: {err['message']}", traceback=err["traceback"])
+    else:  # killed, or exited without a Python exception
+        tail = (run / "trial.log").read_text()[-4000:]
+        how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"
+        record.update(status="failed", error=f"the trial process ended abnormally ({how})", traceback=tail)
+    return record
+
+
+def _manifest(experiment: Mapping[str, Any], overrides: Mapping[str, Any], ref: str, seed_key: str | list[str],
+              trials: Sequence[Trial]) -> dict[str, Any]:
+    from importlib import metadata
+
+    try:
+        version = metadata.version("vaetk")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        version = "unknown"
+    return {
+        "experiment": dict(experiment), "overrides": dict(overrides), "trial": ref, "seed_key": seed_key,
+        "trials": [{"trial_id": t.trial_id, "setting": t.setting, "seed": t.seed} for t in trials],
+        "vaetk_version": version, "python": sys.version.split()[0],
+    }
+
+
+def _check_same_sweep(path: Path, new: dict[str, Any]) -> list[dict[str, Any]]:
+    """Trials recorded earlier in ``path``; refuse to mix two different sweeps in one directory."""
+    if not path.is_file():
+        return []
+    old = json.loads(path.read_text())
+    for key in ("experiment", "overrides", "trial", "seed_key"):
+        if old.get(key) != new[key]:
+            raise ConfigError(
+                f"{path.parent} already holds a different sweep ({key} differs: {old.get(key)!r} there, "
+                f"{new[key]!r} now). Use a new sweep directory, or the same experiment and --set options."
+            )
+    return list(old.get("trials", []))
+
+
+def _local_executor(workers: int) -> tuple[Any, Callable[[], None]]:
+    # Threads suffice: each task only waits on its trial's process.
+    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vaetk-sweep")
+    return pool, lambda: pool.shutdown(wait=True)
+
+
+def _dask_client(scheduler: str | None, workers: int) -> tuple[Any, Callable[[], None]]:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - dask is a declared extra
+        raise ConfigError("The Dask executor needs dask[distributed]: pip install 'vaetk[dask]'.") from exc
+    if scheduler:
+        client = Client(scheduler)
+        return client, client.close
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None)
+    client = Client(cluster)
+
+    def close() -> None:
+        client.close()
+        cluster.close()
+
+    return client, close
+
+
+def run_sweep(
+    experiment: Mapping[str, Any],
+    sweep_dir: str | os.PathLike[str],
+    *,
+    seeds: Sequence[int] | int,
+    overrides: Mapping[str, Any] | None = None,
+    trial: str | Callable[..., Any] = DEFAULT_TRIAL,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int = 1,
+    threads_per_trial: int = 1,
+    seed_key: str | Sequence[str] = "training.seed",
+    progress: bool = True,
+) -> SweepResult:
+    """Run (or resume) a sweep: every grid point of ``overrides`` times every seed.
+
+    Parameters
+    ----------
+    experiment : mapping
+        The base experiment (nested dicts, as read from the TOML file).
+    sweep_dir : path
+        Where the sweep's trials go; created if needed. Re-running into it skips finished trials.
+    seeds : int or sequence of int
+        An int N means seeds ``0 .. N-1``.
+    overrides : mapping, optional
+        Dotted key -> value; list values are grid axes (see :func:`vaetk.sweeps.expand_trials`).
+    trial : str or callable
+        ``func(config: dict, run_dir: Path) -> mapping of scalars``, importable by the workers. The default
+        trains the experiment with vaetk's trainer and evaluates its metrics.
+    executor : {"local", "dask"}
+        A local pool of ``workers`` trial processes, or a Dask cluster (at ``scheduler`` if given, else a
+        ``LocalCluster`` with ``workers`` workers on loopback).
+    scheduler : str, optional
+        Address of a running Dask scheduler (implies ``executor="dask"``).
+    workers : int
+        Trials running at once (local executor or LocalCluster).
+    threads_per_trial : int
+        Threads each trial may use (OMP/MKL/torch); results do not depend on it through the sweep runner.
+    seed_key : str or sequence of str
+        Dotted key(s) of the experiment set to each trial's seed.
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    SweepResult
+        One outcome per trial; failed trials are recorded and the sweep goes on.
+    """
+    if scheduler:
+        executor = "dask"
+    if executor not in ("local", "dask"):
+        raise ConfigError(f"executor {executor!r}: expected 'local' or 'dask'.")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}.")
+    if isinstance(threads_per_trial, bool) or not isinstance(threads_per_trial, int) or threads_per_trial < 1:
+        raise ConfigError(f"threads_per_trial must be a positive integer, got {threads_per_trial!r}.")
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ConfigError(f"--seeds must be at least 1, got {seeds}.")
+        seeds = list(range(seeds))
+    overrides = dict(overrides or {})
+    ref = trial_ref(trial)
+    trials = expand_trials(experiment, seeds=seeds, overrides=overrides, seed_key=seed_key)
+
+    root = Path(sweep_dir)
+    for sub in ("trials", "records"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    seed_key = seed_key if isinstance(seed_key, str) else list(seed_key)
+    manifest = _manifest(experiment, overrides, ref, seed_key, trials)
+    previous = _check_same_sweep(root / MANIFEST, manifest)
+    known = {t["trial_id"] for t in manifest["trials"]}
+    manifest["trials"] += [t for t in previous if t["trial_id"] not in known]  # a re-run may use fewer seeds
+    _write_json(root / MANIFEST, manifest)
+
+    outcomes: dict[str, TrialOutcome] = {}
+    todo: list[Trial] = []
+    for t in trials:
+        record = root / "records" / t.trial_id
+        done = _read_outcome(record)
+        if done is not None and done.ok:
+            outcomes[t.trial_id] = TrialOutcome(**{**done.to_json(), "skipped": True})
+            continue
+        record.mkdir(parents=True, exist_ok=True)
+        (root / "trials" / t.trial_id).mkdir(exist_ok=True)
+        (record / OUTCOME_FILE).unlink(missing_ok=True)
+        _write_json(record / CONFIG_FILE, t.config)
+        todo.append(t)
+
+    if todo:
+        if executor == "dask":
+            pool, close = _dask_client(scheduler, workers)
+        else:
+            pool, close = _local_executor(workers)
+        try:
+            futures = {}
+            for t in todo:
+                args = (ref, str(root / "trials" / t.trial_id), str(root / "records" / t.trial_id), t.trial_id,
+                        t.setting, t.seed, threads_per_trial)
+                if executor == "dask":
+                    fut = pool.submit(execute_trial, *args, key=f"vaetk-trial-{t.trial_id}-{time.time_ns()}",
+                                      pure=False)
+                else:
+                    fut = pool.submit(execute_trial, *args)
+                futures[fut] = t
+            for record in _as_completed(futures, executor, progress, len(todo)):
+                outcome = TrialOutcome(**record)
+                _write_json(root / "records" / outcome.trial_id / OUTCOME_FILE, outcome.to_json())
+                outcomes[outcome.trial_id] = outcome
+        finally:
+            close()
+    return SweepResult(root, [outcomes[t.trial_id] for t in trials])
+
+
+def _as_completed(futures: Mapping[Any, Trial], executor: str, progress: bool, total: int) -> Iterable[dict]:
+    from tqdm.auto import tqdm
+
+    if executor == "dask":
+        from dask.distributed import as_completed
+    else:
+        as_completed = cf.as_completed
+    with tqdm(total=total, desc="trials", unit="trial", disable=not progress) as bar:
+        for fut in as_completed(list(futures)):
+            t = futures[fut]
+            try:
+                record = fut.result()
+            except Exception as exc:  # the task itself failed (worker lost): record it, go on
+                record = {"trial_id": t.trial_id, "setting": t.setting, "seed": t.seed, "status": "failed",
+                          "error": f"the executor lost the trial: {type(exc).__name__}: {exc}"}
+            bar.update(1)
+            if record["status"] != "ok" and progress:
+                bar.write(f"trial {record['trial_id']} failed: {record.get('error', '')}")
+            yield record
+
+
+def load_outcomes(sweep_dir: str | os.PathLike[str]) -> list[TrialOutcome]:
+    """The recorded outcome of every trial of a sweep (unfinished trials are left out), in manifest order.
+
+    Raises
+    ------
+    DataError
+        If ``sweep_dir`` has no ``sweep.json``.
+    """
+    from vaetk.errors import DataError
+
+    root = Path(sweep_dir)
+    path = root / MANIFEST
+    if not path.is_file():
+        raise DataError(f"{root} is not a sweep directory: {MANIFEST} is missing (create it with `vaetk sweep`).")
+    manifest = json.loads(path.read_text())
+    outcomes = []
+    for t in manifest.get("trials", []):
+        outcome = _read_outcome(root / "records" / t["trial_id"])
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,64 @@
+"""The default sweep trial: train an experiment with vaetk's trainer, then score it with its configured metrics.
+
+A trial is any importable ``func(config: dict, run_dir: Path) -> mapping of scalars``; this one is what
+``vaetk sweep`` runs unless ``--trial`` says otherwise. Its results are the keys :mod:`vaetk.sweeps._summary`
+reads, taken on the test split when the experiment has one (else on the training split):
+
+- ``rec_per_pixel``, ``reg_per_pixel``, ``loss_per_pixel``, ``loss_elbo``: final losses (authors' per-pixel units
+  and true ELBO nats);
+- ``over_regularized``: the trainer's Theorem 1 detector verdict;
+- one entry per configured metric (``[[evaluation.metrics]]``, e.g. ``sd`` and ``skl``): its headline score on the
+  encoder means (BatchNorm in eval mode, as the trainer evaluates) against the generative parameters, plus
+  ``<metric>_<score>`` for its other scores;
+- ``epochs`` and ``seconds``.
+
+A retried trial resumes from the checkpoint its earlier attempt left in ``run_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["train_and_evaluate"]
+
+_LOSSES = ("rec_per_pixel", "reg_per_pixel", "loss_per_pixel", "rec_elbo", "reg_elbo", "loss_elbo")
+
+
+def train_and_evaluate(config: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Train ``config`` (an experiment table) into ``run_dir`` and return its summary results (see module doc)."""
+    import torch
+
+    from vaetk.analysis import encoder_means
+    from vaetk.metrics import evaluate_metric
+    from vaetk.registry import registry
+    from vaetk.training import parse_experiment
+    from vaetk.training._run import load_data, load_model, train_experiment
+
+    threads = int(os.environ.get("VAETK_TORCH_THREADS", "0") or 0)
+    if threads > 0:  # the sweep runner sets this per trial; torch does not read OMP_NUM_THREADS after import
+        torch.set_num_threads(threads)
+    experiment = parse_experiment(dict(config), source=f"trial {Path(run_dir).name}")
+    result = train_experiment(experiment, run_dir, resume=True)
+    final = result.final
+    split = "test" if f"test_{_LOSSES[0]}" in final else "train"
+    out: dict[str, Any] = {key: float(final[f"{split}_{key}"]) for key in _LOSSES if f"{split}_{key}" in final}
+    out["over_regularized"] = bool(result.over_regularized)
+    out["epochs"] = int(final.get("epochs", 0))
+    out["seconds"] = float(result.seconds)
+    out["split"] = split
+
+    model, _ = load_model(run_dir)
+    train_x, train_theta, test_x, test_theta = load_data(experiment)
+    x, theta = (test_x, test_theta) if split == "test" else (train_x, train_theta)
+    means = encoder_means(model, x, batchnorm="eval")
+    factors = theta.double().cpu().numpy()
+    for table in experiment.evaluation.metrics:
+        params = {k: v for k, v in table.items() if k not in ("name", "provider")}
+        metric = registry.metrics.get(table["name"], provider=table.get("provider"))
+        scored = evaluate_metric(metric, means, factors, config=params or None, seed=experiment.evaluation.seed)
+        for i, (key, value) in enumerate(scored.scores.items()):
+            out[table["name"] if i == 0 else f"{table['name']}_{key}"] = float(value)
+    return out

@@ -1,0 +1,65 @@
+"""Training VAEs: the experiment configuration, beta schedules, the trainer, run directories and evaluation.
+
+Names are imported lazily so that ``import vaetk.training`` does not import torch.
+
+Examples
+--------
+>>> from vaetk.training import load_experiment
+>>> load_experiment("kle2_standard_normal").model.latent_dim
+2
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    # configuration
+    "ExperimentConfig": "vaetk.training._config",
+    "DataConfig": "vaetk.training._config",
+    "ModelConfig": "vaetk.training._config",
+    "TrainingConfig": "vaetk.training._config",
+    "SemiSupervisedConfig": "vaetk.training._config",
+    "EvaluationConfig": "vaetk.training._config",
+    "load_experiment": "vaetk.training._config",
+    "parse_experiment": "vaetk.training._config",
+    "list_presets": "vaetk.training._config",
+    "experiment_to_toml": "vaetk.training._config",
+    # schedules
+    "SCHEDULES": "vaetk.training._schedules",
+    "BetaSchedule": "vaetk.training._schedules",
+    "KlushynSchedule": "vaetk.training._schedules",
+    "ConstantSchedule": "vaetk.training._schedules",
+    "LinearSchedule": "vaetk.training._schedules",
+    "CyclicalSchedule": "vaetk.training._schedules",
+    "PiecewiseLR": "vaetk.training._schedules",
+    "make_schedule": "vaetk.training._schedules",
+    # trainer
+    "Trainer": "vaetk.training._trainer",
+    "TrainResult": "vaetk.training._trainer",
+    "select_labels": "vaetk.training._trainer",
+    "resolve_device": "vaetk.training._trainer",
+    # over-regularisation
+    "ConstantPredictor": "vaetk.training._detector",
+    "constant_predictor": "vaetk.training._detector",
+    "detect_over_regularization": "vaetk.training._detector",
+    "OverRegularizationWarning": "vaetk.training._detector",
+    # runs
+    "VersionMismatchWarning": "vaetk.training._files",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vaetk.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,299 @@
+"""The experiment configuration: one TOML file, parsed strictly into frozen dataclasses.
+
+An experiment file has the tables ``[data]``, ``[model]`` (with ``[model.architecture]`` and ``[model.prior]``
+component tables: ``name`` plus that plugin's parameters), ``[training]``, ``[schedule]`` (``kind`` plus that
+kind's parameters, see :mod:`vaetk.training._schedules`), ``[semi_supervised]`` and ``[evaluation]`` (with
+``[[evaluation.metrics]]`` component tables). Every table and key is optional except ``data.path``; unknown keys
+are errors naming their path with a suggestion. Component names are resolved through the registry when the model
+is built, never compared here.
+
+Presets ship as package data in ``vaetk/configs/experiments/`` and load by name (``load_experiment("mixture_
+hierarchical")``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from vaetk.config import config_to_dict, dump_toml, load_toml, parse_config
+from vaetk.errors import ConfigError
+from vaetk.training._schedules import make_schedule, parse_schedule
+
+__all__ = [
+    "DataConfig",
+    "EvaluationConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "SemiSupervisedConfig",
+    "TrainingConfig",
+    "experiment_to_toml",
+    "list_presets",
+    "load_experiment",
+    "parse_experiment",
+]
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Where the training and test samples come from.
+
+    Attributes
+    ----------
+    path : str
+        A dataset store (``DIR.zarr``) or an HDF5 file in the authors' layout; relative paths are relative to
+        the working directory. Required (``vaetk train --data`` can supply it).
+    train_split, test_split : str
+        Split names inside the store.
+    n_train, n_test : int
+        Use only the first n samples of a split (0: all).
+    """
+
+    path: str = ""
+    train_split: str = "train"
+    test_split: str = "test"
+    n_train: int = 0
+    n_test: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_train < 0 or self.n_test < 0:
+            raise ConfigError(f"n_train and n_test must be >= 0 (0 = all samples), got {self.n_train}, {self.n_test}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """The VAE's components, each a registry name plus that plugin's parameters.
+
+    Attributes
+    ----------
+    latent_dim : int
+        Latent dimension (the paper: the number of generative parameters).
+    architecture, prior : table
+        ``{name = "...", provider = "...", <parameters>}``; resolved by :func:`vaetk.config.resolve_component`.
+    init_decoder_logvar : bool
+        Start the decoder log-variance at the log of the per-pixel training-data variance (the constant
+        predictor's optimum) instead of the architecture's own initial value. This is what removes most of the
+        authors' long reconstruction-only phase.
+    """
+
+    latent_dim: int = 2
+    architecture: dict[str, Any] = field(default_factory=lambda: {"name": "small"})
+    prior: dict[str, Any] = field(default_factory=lambda: {"name": "standard_normal"})
+    init_decoder_logvar: bool = True
+
+    def __post_init__(self) -> None:
+        if self.latent_dim < 1:
+            raise ConfigError(f"latent_dim must be >= 1, got {self.latent_dim}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingConfig:
+    """Optimisation, units, seeds, device and bookkeeping.
+
+    Attributes
+    ----------
+    epochs : int
+        Total epochs (the reconstruction phase included).
+    batch_size : int
+        Mini-batch size; 0 means full batch.
+    lr : float
+        Adam learning rate at epoch 0.
+    lr_milestones : list of [epoch, lr]
+        Piecewise-constant decay: from ``epoch`` on, the learning rate is ``lr``.
+    normalization : {"per_pixel", "elbo"}
+        Units of the minimised loss (see :mod:`vaetk.models.vae`); logs always show both.
+    seed : int
+        Root seed of the weights, the mini-batch order and the reparameterisation noise.
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+    checkpoint_every : int
+        Write a checkpoint every N epochs (0: only at the end).
+    eval_every : int
+        Compute the test losses and S_D every N epochs (and at the last epoch).
+    sanity_check : bool
+        Run one batch through the model before training and fail early with a clear error.
+    deterministic : bool
+        ``torch.use_deterministic_algorithms`` during training (bitwise reproducible on CPU for a fixed
+        thread count).
+    n_threads : int, optional
+        torch intra-op threads during training (omitted: torch's default). On a busy machine 1 thread is often
+        much faster than oversubscribed cores.
+    detector_reg_tol, detector_rec_margin : float
+        The over-regularisation detector fires when the final per-pixel L_REG is below ``detector_reg_tol`` and
+        the per-pixel L_REC is within ``detector_rec_margin`` of the constant predictor's (Theorem 1).
+    """
+
+    epochs: int = 200
+    batch_size: int = 64
+    lr: float = 5e-4
+    lr_milestones: tuple[tuple[int, float], ...] = ()
+    normalization: Literal["per_pixel", "elbo"] = "per_pixel"
+    seed: int = 0
+    device: str = "auto"
+    checkpoint_every: int = 0
+    eval_every: int = 1
+    sanity_check: bool = True
+    deterministic: bool = True
+    n_threads: int | None = None
+    detector_reg_tol: float = 0.05
+    detector_rec_margin: float = 0.25
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1, "epochs", "an int >= 1", self.epochs),
+            (self.batch_size >= 0, "batch_size", "an int >= 0 (0 = full batch)", self.batch_size),
+            (self.lr > 0, "lr", "a number > 0", self.lr),
+            (self.checkpoint_every >= 0, "checkpoint_every", "an int >= 0 (0 = only at the end)",
+             self.checkpoint_every),
+            (self.eval_every >= 1, "eval_every", "an int >= 1", self.eval_every),
+            (self.n_threads is None or self.n_threads >= 1, "n_threads", "an int >= 1 (or omitted)", self.n_threads),
+            (self.detector_reg_tol > 0, "detector_reg_tol", "a number > 0", self.detector_reg_tol),
+            (self.detector_rec_margin > 0, "detector_rec_margin", "a number > 0", self.detector_rec_margin),
+        ]
+        for ok, name, expected, value in checks:
+            if not ok:
+                raise ConfigError(f"{name} must be {expected}, got {value!r}.")
+        epochs = [e for e, _ in self.lr_milestones]
+        if any(b <= a for a, b in zip(epochs, epochs[1:], strict=False)) or any(e < 1 for e in epochs):
+            raise ConfigError(f"lr_milestones: epochs must be >= 1 and strictly increasing, got {epochs}.")
+        if any(v <= 0 for _, v in self.lr_milestones):
+            raise ConfigError(f"lr_milestones: learning rates must be > 0, got {list(self.lr_milestones)}.")
+        if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):
+            raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SemiSupervisedConfig:
+    """The semi-supervised term of eq. 28.
+
+    Attributes
+    ----------
+    n_labels : int
+        Labelled samples, drawn without replacement from the *training* split with ``label_seed`` (0: off).
+    label_seed : int
+        Seed of that draw (recorded with the run, indices included).
+    weight : float
+        Multiplier of -log q(z = theta | y) for labelled samples.
+    """
+
+    n_labels: int = 0
+    label_seed: int = 0
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.n_labels < 0:
+            raise ConfigError(f"n_labels must be >= 0, got {self.n_labels}.")
+        if self.weight < 0:
+            raise ConfigError(f"weight must be >= 0, got {self.weight}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationConfig:
+    """What ``vaetk evaluate`` computes.
+
+    Attributes
+    ----------
+    metrics : list of tables
+        Metric component tables ``{name = "sd", <parameters>}`` resolved through the registry.
+    seed : int
+        Seed of the evaluation (sampled latents, metric randomness).
+    n_bootstrap : int
+        Bootstrap resamples for metric confidence intervals (0: none).
+    n_reconstructions : int
+        Test samples shown in the reconstruction figure.
+    """
+
+    metrics: tuple[dict[str, Any], ...] = ({"name": "sd"},)
+    seed: int = 0
+    n_bootstrap: int = 0
+    n_reconstructions: int = 3
+
+    def __post_init__(self) -> None:
+        for i, table in enumerate(self.metrics):
+            if not isinstance(table.get("name"), str):
+                raise ConfigError(f"metrics[{i}].name: required key is missing or not a string.")
+        if self.n_bootstrap < 0 or self.n_reconstructions < 0:
+            raise ConfigError("n_bootstrap and n_reconstructions must be >= 0.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    """A whole experiment (see the module docstring for the file layout)."""
+
+    name: str = ""
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    schedule: dict[str, Any] = field(default_factory=lambda: {"kind": "klushyn"})
+    semi_supervised: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+
+    @property
+    def schedule_kind(self) -> str:
+        return parse_schedule(self.schedule)[0]
+
+    @property
+    def schedule_config(self) -> Any:
+        return parse_schedule(self.schedule)[1]
+
+    def with_overrides(self, *, data_path: str | None = None, device: str | None = None) -> ExperimentConfig:
+        """A copy with the data path and/or device replaced (command-line overrides)."""
+        config = self
+        if data_path is not None:
+            config = replace(config, data=replace(config.data, path=str(data_path)))
+        if device is not None:
+            config = replace(config, training=replace(config.training, device=device))
+            TrainingConfig.__post_init__(config.training)
+        return config
+
+
+def parse_experiment(data: Mapping[str, Any], *, source: str = "experiment") -> ExperimentConfig:
+    """Parse an experiment table (from TOML) strictly; ``source`` names it in messages."""
+    try:
+        config = parse_config(ExperimentConfig, data, path="experiment")
+        kind, schedule_config = parse_schedule(config.schedule, path="experiment.schedule")
+        make_schedule(kind, schedule_config, steps_per_epoch=1)  # range checks of the kind's parameters
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: " + str(exc).removeprefix("experiment.").removeprefix("experiment: ")) from None
+    return config
+
+
+def list_presets() -> list[str]:
+    """Names of the experiment presets shipped with vaetk."""
+    root = resources.files("vaetk") / "configs" / "experiments"
+    return sorted(p.name.removesuffix(".toml") for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_experiment(path_or_name: str | Path) -> ExperimentConfig:
+    """Load an experiment from a TOML file, or a preset by name (see :func:`list_presets`).
+
+    Raises
+    ------
+    ConfigError
+        Missing file or unknown preset (with suggestions), invalid TOML, unknown keys, wrong types or values.
+    """
+    path = Path(path_or_name)
+    if not path.exists() and path.suffix != ".toml" and path.parent == Path("."):
+        presets = list_presets()
+        if str(path_or_name) not in presets:
+            close = difflib.get_close_matches(str(path_or_name), presets, n=2)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ConfigError(f"{str(path_or_name)!r} is neither an experiment file nor a preset.{hint} "
+                              f"Presets: {', '.join(presets)}.")
+        resource = resources.files("vaetk") / "configs" / "experiments" / f"{path_or_name}.toml"
+        text = resource.read_text(encoding="utf-8")
+        import tomllib
+
+        return parse_experiment(tomllib.loads(text), source=f"preset {path_or_name!r}")
+    return parse_experiment(load_toml(path), source=str(path))
+
+
+def experiment_to_toml(config: ExperimentConfig) -> str:
+    """The fully resolved experiment as TOML text (every default written out)."""
+    return dump_toml(config_to_dict(config))

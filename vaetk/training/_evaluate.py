@@ -1,0 +1,195 @@
+"""Evaluation of a finished run: test losses, every configured metric, figures and a report.
+
+``evaluate_run(run_dir)`` loads the model (eval mode, ``weights_only`` weights) and the experiment's data, then
+writes into the run directory::
+
+    report.json    losses (train and test, both units), constant predictor, metrics, detector verdict, provenance
+    report.md      the same as a short Markdown page, linking the figures
+    plots/latent_space.png, plots/latents_vs_factors.png, plots/reconstructions.png, plots/training_curves.png
+
+Metrics are the ``[[evaluation.metrics]]`` tables of the experiment, resolved through the registry and scored on
+the encoder means of the test set against its generative parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaetk.training import _files as files
+from vaetk.training._detector import constant_predictor, detect_over_regularization
+from vaetk.training._run import load_data, load_model
+from vaetk.training._trainer import derive_seed, encode_dataset, evaluate_model, resolve_device
+
+__all__ = ["evaluate_run", "run_metrics"]
+
+_EVAL, _PRIOR = 5, 6  # derive_seed streams (see _trainer)
+
+
+def run_metrics(tables: Any, latents: np.ndarray, factors: np.ndarray, *, seed: int,
+                n_bootstrap: int = 0) -> dict[str, dict[str, Any]]:
+    """Score latents against factors with every configured metric (component tables ``{name, ...params}``).
+
+    Each table is resolved through the registry (unknown names get suggestions, with the table's path).
+
+    Returns
+    -------
+    dict
+        ``{name: {"scores": {...}, "intervals": {...}, "primary": headline score name}}``.
+    """
+    from vaetk.config import resolve_component
+
+    results: dict[str, dict[str, Any]] = {}
+    for i, table in enumerate(tables):
+        cls, config = resolve_component("metrics", table, path=f"evaluation.metrics[{i}]")
+        from vaetk.metrics import evaluate_metric  # the group's module exists once a metric plugin resolved
+
+        result = evaluate_metric(cls, latents, factors, config=config, seed=seed, n_bootstrap=n_bootstrap)
+        results[table["name"]] = {
+            "primary": getattr(cls, "primary", "") or next(iter(result.scores)),
+            "scores": {k: float(v) for k, v in result.scores.items()},
+            "intervals": {k: [float(a), float(b)] for k, (a, b) in result.intervals.items()},
+        }
+    return results
+
+
+def _finite(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf become null."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def evaluate_run(run_dir: str | Path, *, device: str = "cpu", data_path: str | None = None, plots: bool = True,
+                 strict_versions: bool = False) -> dict[str, Any]:
+    """Evaluate the trained model of ``run_dir`` and write report.json, report.md and the figures.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A finished run directory (written by :func:`vaetk.training.train_experiment`).
+    device : str
+        Where to evaluate.
+    data_path : str, optional
+        Use this dataset instead of the experiment's ``data.path`` (same layout expected).
+    plots : bool
+        Write the PNG figures.
+    strict_versions : bool
+        Refuse (instead of warning about) a model written by other vaetk/plugin versions.
+
+    Returns
+    -------
+    dict
+        The report (as written to report.json).
+    """
+    run_dir = Path(run_dir)
+    dev = resolve_device(device)
+    model, config = load_model(run_dir, device=str(dev), strict_versions=strict_versions)
+    config = config.with_overrides(data_path=data_path)
+    train_x, train_theta, test_x, test_theta = load_data(config)
+    eval_x, eval_theta, split = (test_x, test_theta, "test") if test_x is not None else (train_x, train_theta, "train")
+    seed = derive_seed(config.evaluation.seed, _EVAL)
+    train_x, train_theta = train_x.to(dev), train_theta.to(dev)
+    eval_x, eval_theta = eval_x.to(dev), eval_theta.to(dev)
+
+    losses = {"train": evaluate_model(model, train_x, train_theta, seed=seed, device=dev)}
+    if split == "test":
+        losses["test"] = evaluate_model(model, eval_x, eval_theta, seed=seed, device=dev)
+    baseline = constant_predictor(train_x)
+    tc = config.training
+    over = detect_over_regularization(losses["train"]["rec_per_pixel"], losses["train"]["reg_per_pixel"], baseline,
+                                      reg_tol=tc.detector_reg_tol, rec_margin=tc.detector_rec_margin)
+    encoded = encode_dataset(model, eval_x, seed=seed, device=dev)
+    theta_np = eval_theta.cpu().numpy().astype(np.float64)
+    means_np = encoded["mean"].numpy().astype(np.float64)
+    metrics = run_metrics(config.evaluation.metrics, means_np, theta_np, seed=config.evaluation.seed,
+                          n_bootstrap=config.evaluation.n_bootstrap)
+
+    report: dict[str, Any] = {
+        "run_dir": str(run_dir),
+        "experiment": config.name,
+        "evaluated_on": split,
+        "n_samples": int(len(eval_x)),
+        "losses": losses,
+        "constant_predictor": {"rec_per_pixel": baseline.rec_per_pixel, "rec_elbo": baseline.rec_elbo},
+        "over_regularized": over,
+        "metrics": metrics,
+        "latent_std_mean": encoded["std"].mean(0).tolist(),
+        "plots": [],
+    }
+    provenance_path = run_dir / files.PROVENANCE
+    if provenance_path.exists():
+        report["provenance"] = files.read_json(provenance_path, "Provenance")
+    history = files.read_json(run_dir / files.HISTORY_JSON, "History") if (run_dir / files.HISTORY_JSON).exists() \
+        else []
+    if plots:
+        report["plots"] = _write_plots(run_dir, model, encoded, eval_x, theta_np, history, baseline.rec_per_pixel,
+                                       config.evaluation.n_reconstructions, seed)
+    files.atomic_write_text(run_dir / "report.json", json.dumps(_finite(report), indent=1))
+    files.atomic_write_text(run_dir / "report.md", _markdown(report))
+    return report
+
+
+def _write_plots(run_dir: Path, model: Any, encoded: dict[str, torch.Tensor], x: torch.Tensor, theta: np.ndarray,
+                 history: list[dict[str, Any]], baseline: float, n_reconstructions: int, seed: int) -> list[str]:
+    from vaetk.training._plots import (
+        plot_latent_space,
+        plot_latents_vs_factors,
+        plot_reconstructions,
+        plot_training_curves,
+    )
+
+    folder = run_dir / "plots"
+    folder.mkdir(exist_ok=True)
+    generator = torch.Generator().manual_seed(derive_seed(seed, _PRIOR))
+    with torch.no_grad():
+        prior_samples = model.prior.cpu().sample(len(theta), generator=generator).numpy()
+    k = min(n_reconstructions, len(x))
+    figures = {
+        "latent_space.png": plot_latent_space(encoded["sample"].numpy(), prior_samples, theta),
+        "latents_vs_factors.png": plot_latents_vs_factors(encoded["mean"].numpy(), encoded["std"].numpy(), theta),
+        "training_curves.png": plot_training_curves(history, baseline) if history else None,
+        "reconstructions.png": plot_reconstructions(x[:k].cpu().numpy(), encoded["reconstruction"][:k].numpy())
+        if k else None,
+    }
+    written = []
+    for name, fig in figures.items():
+        if fig is None:
+            continue
+        path = folder / name
+        tmp = folder / f".{name}.tmp.png"
+        fig.savefig(tmp, dpi=110)
+        tmp.replace(path)
+        written.append(f"plots/{name}")
+    return written
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    lines = [f"# vaetk evaluation: {report['experiment'] or report['run_dir']}", ""]
+    lines.append(f"Evaluated on the {report['evaluated_on']} split ({report['n_samples']} samples).")
+    lines += ["", "| split | L_REC (per pixel) | L_REG (per pixel) | loss (per pixel) | loss (ELBO, nats) | S_D |",
+              "|---|---|---|---|---|---|"]
+    for split, values in report["losses"].items():
+        lines.append(f"| {split} | {values['rec_per_pixel']:.4f} | {values['reg_per_pixel']:.4f} | "
+                     f"{values['loss_per_pixel']:.4f} | {values['loss_elbo']:.1f} | {values.get('sd', math.nan):.3f} |")
+    cp = report["constant_predictor"]
+    lines += ["", f"Constant predictor (Theorem 1): L_REC = {cp['rec_per_pixel']:.4f} per pixel. "
+              f"Over-regularised: **{'yes' if report['over_regularized'] else 'no'}**.", "", "## Metrics", ""]
+    for name, record in report["metrics"].items():
+        for key, value in record["scores"].items():
+            interval = record["intervals"].get(key)
+            text = f"{value:.4f}" + (f" (interval {interval[0]:.4f} to {interval[1]:.4f})" if interval else "")
+            lines.append(f"- `{name}` {key}: {text}")
+    if report["plots"]:
+        lines += ["", "## Figures", ""]
+        lines += [f"![{p}]({p})" for p in report["plots"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,296 @@
+"""Runs: an experiment trained into a run directory (fresh or resumed), and models loaded back from one.
+
+See :mod:`vaetk.training._files` for what a run directory holds. The rules that protect it:
+
+- a new run needs a missing or empty directory;
+- a directory holding the *same* experiment (same resolved config, same training data) is continued with
+  ``resume=True`` and refused without it;
+- a directory holding a different run, or anything that is not a vaetk run, is refused; nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.metadata as metadata
+import io
+import json
+import math
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaetk.config import config_to_dict, resolve_component
+from vaetk.errors import ConfigError, DataError
+from vaetk.training import _files as files
+from vaetk.training._config import ExperimentConfig, experiment_to_toml, parse_experiment
+from vaetk.training._trainer import Trainer, TrainResult, derive_seed
+
+__all__ = ["build_model", "load_data", "load_model", "train_experiment"]
+
+_WEIGHTS = 1  # derive_seed stream of the initial weights (see _trainer)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_model(config: ExperimentConfig, input_shape: tuple[int, int, int]) -> tuple[Any, dict[str, Any]]:
+    """Resolve the architecture and prior through the registry and compose them, with seeded initial weights.
+
+    Returns
+    -------
+    model : VAE
+    plugins : dict
+        ``{"architecture": {name, distribution, version}, "prior": {...}}`` for provenance and version checks.
+    """
+    from vaetk.models.vae import VAE
+    from vaetk.registry import registry
+
+    mc = config.model
+    arch_cls, arch_cfg = resolve_component("architectures", mc.architecture, path="model.architecture")
+    prior_cls, prior_cfg = resolve_component("priors", mc.prior, path="model.prior")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(config.training.seed, _WEIGHTS))
+        architecture = arch_cls(arch_cfg, input_shape=tuple(input_shape), latent_dim=mc.latent_dim)
+        prior = prior_cls(prior_cfg, latent_dim=mc.latent_dim)
+    plugins = {}
+    for role, table, group in (("architecture", mc.architecture, registry.architectures),
+                               ("prior", mc.prior, registry.priors)):
+        info = group.info(table["name"], provider=table.get("provider"))
+        plugins[role] = {"name": info.name, "distribution": info.distribution, "version": info.version}
+    return VAE(architecture, prior), plugins
+
+
+def load_data(config: ExperimentConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Training and test tensors (fields float32 (N, C, H, W), theta float32 (N, s)) named by ``config.data``.
+
+    The test split is optional: a store without it trains without per-epoch test losses.
+    """
+    from vaetk.darcy import DarcyDataset
+
+    dc = config.data
+    if not dc.path:
+        raise ConfigError("data.path is not set: name a dataset store (DIR.zarr) or an HDF5 file in the experiment "
+                          "file, or pass --data PATH.")
+    if not Path(dc.path).exists():
+        raise DataError(f"data.path: no dataset at {dc.path!r}. Generate one with `vaetk generate darcy PRESET --out "
+                        f"{dc.path}`.")
+    train = DarcyDataset(dc.path, dc.train_split)
+    x, theta = train.fields, train.theta
+    if dc.n_train:
+        if dc.n_train > len(x):
+            raise DataError(f"data.n_train = {dc.n_train} but split {dc.train_split!r} of {dc.path!r} holds only "
+                            f"{len(x)} samples.")
+        x, theta = x[: dc.n_train], theta[: dc.n_train]
+    test_x = test_theta = None
+    try:
+        test = DarcyDataset(dc.path, dc.test_split)
+    except DataError:
+        test = None
+    if test is not None:
+        n = dc.n_test or len(test)
+        test_x, test_theta = test.fields[:n], test.theta[:n]
+    return x.float(), theta.float(), test_x if test_x is None else test_x.float(), (
+        test_theta if test_theta is None else test_theta.float())
+
+
+def _fingerprint(x: torch.Tensor, theta: torch.Tensor) -> str:
+    h = hashlib.sha256()
+    h.update(x.detach().cpu().contiguous().numpy().tobytes())
+    h.update(theta.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _identity(config: ExperimentConfig) -> dict[str, Any]:
+    """The parts of an experiment that define a run (the device may change between resumes)."""
+    data = config_to_dict(config)
+    data["training"].pop("device", None)
+    return data
+
+
+def _check_run_dir(out: Path, config: ExperimentConfig, resume: bool) -> bool:
+    """Validate ``out`` for this experiment; return True when an existing run is to be continued."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {str(out)!r} is a file, not a run directory.")
+    if not out.exists() or not any(out.iterdir()):
+        return False
+    exp_file = out / files.EXPERIMENT
+    if not exp_file.is_file():
+        raise DataError(f"{str(out)!r} is not empty and is not a vaetk run directory (no {files.EXPERIMENT}); "
+                        "choose another --out. Nothing was written.")
+    try:
+        import tomllib
+
+        existing = parse_experiment(tomllib.loads(exp_file.read_text(encoding="utf-8")), source=str(exp_file))
+    except (ConfigError, OSError, ValueError) as exc:
+        raise DataError(f"{str(out)!r} holds an unreadable experiment file ({exc}); choose another --out.") from None
+    old, new = _identity(existing), _identity(config)
+    if old != new:
+        diffs = _differences(old, new)
+        raise DataError(f"{str(out)!r} already holds a different run ({'; '.join(diffs[:3])}). Choose another "
+                        "--out; nothing was overwritten.")
+    if not resume:
+        raise DataError(f"{str(out)!r} already holds this run. Pass --resume to continue it, or choose another "
+                        "--out; nothing was overwritten.")
+    return True
+
+
+def _differences(old: Any, new: Any, path: str = "") -> list[str]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        out = []
+        for key in sorted(set(old) | set(new)):
+            out += _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+        return out
+    return [] if old == new else [f"{path}: {old!r} there, {new!r} here"]
+
+
+def _history_rows(history: list[dict[str, float]]) -> tuple[list[str], list[dict[str, float]]]:
+    columns: list[str] = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    return columns, [{c: row.get(c, math.nan) for c in columns} for row in history]
+
+
+def write_history(run_dir: Path, history: list[dict[str, float]]) -> None:
+    """history.csv (one row per epoch, NaN where not evaluated) and history.json (null for NaN)."""
+    columns, rows = _history_rows(history)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: repr(float(v)) for k, v in row.items()})
+    files.atomic_write_text(run_dir / files.HISTORY_CSV, buf.getvalue())
+    clean = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+             for row in rows]
+    files.atomic_write_text(run_dir / files.HISTORY_JSON, json.dumps(clean, indent=1))
+
+
+def current_versions(plugins: Mapping[str, Any]) -> dict[str, Any]:
+    import vaetk
+
+    return {"vaetk": str(vaetk.__version__), "torch": str(torch.__version__), "numpy": str(np.__version__),
+            "python": platform.python_version(), "plugins": dict(plugins)}
+
+
+def train_experiment(config: ExperimentConfig, out: str | Path, *, resume: bool = False, progress: bool = False,
+                     callbacks: Sequence[Any] = ()) -> TrainResult:
+    """Train ``config`` into the run directory ``out`` (see the module docstring for the directory rules).
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+    out : path-like
+        The run directory.
+    resume : bool
+        Continue the run already in ``out`` from its checkpoint (a run without a checkpoint starts over).
+    progress : bool
+        tqdm progress bar.
+    callbacks : sequence of callables
+        ``callback(trainer, row)`` after each epoch (see :class:`Trainer`).
+
+    Returns
+    -------
+    TrainResult
+        Also written to ``out``: experiment.toml, provenance.json, checkpoint.pt, history.csv/.json, model.pt,
+        model.json, summary.json.
+    """
+    out = Path(out)
+    continuing = _check_run_dir(out, config, resume)
+    train_x, train_theta, test_x, test_theta = load_data(config)
+    model, plugins = build_model(config, tuple(train_x.shape[1:]))
+    versions = current_versions(plugins)
+    fingerprint = _fingerprint(train_x, train_theta)
+    state = None
+    if continuing and (out / files.CHECKPOINT).exists():
+        state = files.load_checkpoint(out)
+        files.check_versions(state["versions"], versions, what=f"The checkpoint in {str(out)!r}")
+        if state.get("data_fingerprint") != fingerprint:
+            raise DataError(f"The training data at {config.data.path!r} differs from the data the run in {str(out)!r} "
+                            "was started with; it cannot be resumed on other data.")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def checkpoint(train_state: dict[str, Any]) -> None:
+        files.save_checkpoint(out, {**train_state, "versions": versions, "data_fingerprint": fingerprint})
+
+    def log(trainer: Trainer, row: dict[str, float]) -> None:
+        write_history(out, trainer.history)
+
+    trainer = Trainer(config, model, train_x, train_theta, test_x, test_theta, checkpoint=checkpoint,
+                      callbacks=[log, *callbacks], progress=progress)
+    if not continuing:
+        files.atomic_write_text(out / files.EXPERIMENT, experiment_to_toml(config))
+    provenance = {
+        "versions": versions,
+        "seed": config.training.seed,
+        "label_seed": config.semi_supervised.label_seed,
+        "label_indices": trainer.label_indices.tolist(),
+        "device": str(trainer.device),
+        "data": {"path": str(config.data.path), "n_train": int(train_x.shape[0]),
+                 "n_test": 0 if test_x is None else int(test_x.shape[0]), "sample_shape": list(train_x.shape[1:]),
+                 "fingerprint": fingerprint},
+        "torch_threads": torch.get_num_threads(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    files.atomic_write_text(out / files.PROVENANCE, json.dumps(provenance, indent=1))
+    result = trainer.fit(resume_state=state)
+    write_history(out, trainer.history)
+    save_model(out, trainer.model, config, versions, tuple(train_x.shape[1:]))
+    summary = {
+        "final": result.final,
+        "constant_predictor": {"rec_per_pixel": result.baseline.rec_per_pixel, "rec_elbo": result.baseline.rec_elbo},
+        "over_regularized": result.over_regularized,
+        "label_indices": result.label_indices.tolist(),
+        "seconds_this_call": result.seconds,
+        "seconds_training": float(sum(row["seconds"] for row in result.history)),
+        "device": str(trainer.device),
+    }
+    files.atomic_write_text(out / files.SUMMARY, json.dumps(summary, indent=1))
+    return result
+
+
+def save_model(run_dir: Path, model: torch.nn.Module, config: ExperimentConfig, versions: Mapping[str, Any],
+               input_shape: tuple[int, ...]) -> None:
+    """model.pt (state_dict) + model.json (experiment, input shape, versions)."""
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+    files.atomic_write_bytes(Path(run_dir) / files.MODEL_WEIGHTS, buf.getvalue())
+    meta = {"format": files.FORMAT_VERSION, "input_shape": list(input_shape), "versions": dict(versions),
+            "experiment": config_to_dict(config)}
+    files.atomic_write_text(Path(run_dir) / files.MODEL_META, json.dumps(meta, indent=1))
+
+
+def load_model(run_dir: str | Path, *, device: str = "cpu", strict_versions: bool = False
+               ) -> tuple[Any, ExperimentConfig]:
+    """Rebuild the trained model of a run directory (eval mode) and its experiment.
+
+    Raises
+    ------
+    DataError
+        Missing or corrupted model files, weights that do not fit the configured model, or (with
+        ``strict_versions``) other vaetk/plugin versions than those that wrote it (otherwise a warning).
+    """
+    run_dir = Path(run_dir)
+    meta = files.read_json(run_dir / files.MODEL_META, "Model description")
+    if not isinstance(meta, dict) or meta.get("format") != files.FORMAT_VERSION or "experiment" not in meta:
+        raise DataError(f"{str(run_dir / files.MODEL_META)!r} is not a vaetk model description (format "
+                        f"{files.FORMAT_VERSION}).")
+    config = parse_experiment(meta["experiment"], source=str(run_dir / files.MODEL_META))
+    model, plugins = build_model(config, tuple(meta["input_shape"]))
+    files.check_versions(meta.get("versions", {}), current_versions(plugins), what=f"The model in {str(run_dir)!r}",
+                         strict=strict_versions)
+    state = files.torch_load(run_dir / files.MODEL_WEIGHTS, "Model weights")
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise DataError(f"The weights in {str(run_dir / files.MODEL_WEIGHTS)!r} do not fit the configured model: "
+                        f"{exc}") from None
+    return model.to(device).eval(), config
