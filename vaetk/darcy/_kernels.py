@@ -129,7 +129,7 @@ def mg_solve(
     maxiter: int,
     pre_sweeps: int = 1,
     post_sweeps: int = 1,
-    coarse_nodes: int = 9,
+    coarse_nodes: int = 5,
     coarsening: str = "galerkin",
     n_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

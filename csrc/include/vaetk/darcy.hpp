@@ -39,7 +39,7 @@ struct MGOptions {
   int maxiter = 100;       // CG iterations at most
   int pre_sweeps = 1;      // forward Gauss-Seidel sweeps before the coarse correction
   int post_sweeps = 1;     // backward Gauss-Seidel sweeps after it (pre == post keeps the V-cycle symmetric)
-  index_t coarse_nodes = 9;  // coarsen until the grid has at most this many nodes per side, then solve densely
+  index_t coarse_nodes = 5;  // coarsen until the grid has at most this many nodes per side, then solve densely
   bool rediscretize = false;  // conservative scheme: coarse operators from coarsened face coefficients, not P^T A P
 };
 

@@ -48,7 +48,7 @@ class NativeSolver(Solver):
         maxiter: int = 100
         pre_sweeps: int = 1
         post_sweeps: int = 1
-        coarse_nodes: int = 9
+        coarse_nodes: int = 5
         coarsening: Literal["rediscretize", "galerkin"] = "rediscretize"
 
         def __post_init__(self) -> None:
