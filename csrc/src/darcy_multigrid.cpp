@@ -1,7 +1,8 @@
-// Geometric multigrid-preconditioned conjugate gradients for the conservative Darcy scheme, matrix-free on the
-// structured node grid. See darcy.hpp for the method; the pieces, in order: level storage (9-point stencils on a
-// zero-padded grid), the fine operator from K, 1-D coarsening, Galerkin coarse operators, smoothing, the V-cycle,
-// and PCG.
+// Geometric multigrid-preconditioned Krylov solvers for both Darcy schemes, matrix-free on the structured node
+// grid. See darcy.hpp for the methods; the pieces, in order: level storage (9-point stencils on a zero-padded
+// grid), the fine operator from K, 1-D coarsening, Galerkin and rediscretised coarse operators, smoothing
+// (red-black Gauss-Seidel on 5-point levels, lexicographic on 9-point ones), the dense coarsest solve, the V-cycle,
+// per-thread workspaces, PCG (conservative) and GMRES (paper).
 #include <algorithm>
 #include <cmath>
 #include <memory>

@@ -37,8 +37,8 @@ void darcy_velocity(const double* p, const double* K, index_t batch, index_t n, 
 struct MGOptions {
   double tol = 1e-10;      // relative residual ||rhs - A p - lam w|| / ||rhs|| to reach
   int maxiter = 100;       // CG iterations at most
-  int pre_sweeps = 1;      // forward Gauss-Seidel sweeps before the coarse correction
-  int post_sweeps = 1;     // backward Gauss-Seidel sweeps after it (pre == post keeps the V-cycle symmetric)
+  int pre_sweeps = 1;      // forward Gauss-Seidel sweeps before the coarse correction (red-black: red then black)
+  int post_sweeps = 1;     // backward sweeps after it (black then red; pre == post keeps the V-cycle symmetric)
   index_t coarse_nodes = 5;  // coarsen until the grid has at most this many nodes per side, then solve densely
   bool rediscretize = false;  // conservative scheme: coarse operators from coarsened face coefficients, not P^T A P
 };
