@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 import os
 import shutil
 import socket
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
