@@ -112,6 +112,38 @@ def test_resume_regenerates_a_damaged_shard(tmp_path: Path, small_config, tree_b
     assert tree_bytes(out) == pristine
 
 
+def test_checksums_catch_decodable_damage_in_current_and_format_1_stores(
+    tmp_path: Path, small_config, tree_bytes
+) -> None:
+    from vaetk.darcy import _store
+    from vaetk.darcy._store import array_sha256, describe_store, flag_path, read_shard
+
+    config = small_config(train=8, test=0)
+    out = tmp_path / "s.zarr"
+    generate(config, out, seed=2, shard_size=4, n_workers=1)
+    pristine = tree_bytes(out)
+    open_store(out, mode="r+").root["train"]["permeability"][5, 3, 3] = 0.5  # a wrong value that decodes fine
+    assert "DAMAGED shards [1]" in describe_store(out, verify=True)
+    generate(config, out, resume=True, n_workers=1)
+    assert tree_bytes(out) == pristine
+
+    # A format 1 store (SHA-256 flags, as vaetk wrote before CRC-32) is still read and verified.
+    info = open_store(out)
+    for k in range(2):
+        path = flag_path(out, "train", k)
+        meta = json.loads(path.read_text())
+        meta["attributes"].pop("crc32")
+        meta["attributes"]["sha256"] = {n: array_sha256(v) for n, v in read_shard(info, "train", k).items()}
+        path.write_text(json.dumps(meta))
+    meta = json.loads((out / "zarr.json").read_text())
+    meta["attributes"]["vaetk_store"]["format_version"] = 1
+    (out / "zarr.json").write_text(json.dumps(meta))
+    assert "all completed shards match their checksums" in describe_store(out, verify=True)
+    open_store(out, mode="r+").root["train"]["fields"][1, 0, 2, 2] += 1.0
+    assert "DAMAGED shards [0]" in describe_store(out, verify=True)
+    assert not _store.verify_shard(open_store(out), "train", 0) and _store.verify_shard(open_store(out), "train", 1)
+
+
 def test_existing_output_needs_resume_or_overwrite(tmp_path: Path, small_config, store_arrays) -> None:
     out = tmp_path / "s.zarr"
     generate(small_config(train=2, test=0), out, seed=1, n_workers=1)
@@ -178,7 +210,7 @@ def test_corrupted_store_metadata(tmp_path: Path, small_config) -> None:
     meta = json.loads((damaged / "zarr.json").read_text())
     meta["attributes"]["vaetk_store"]["format_version"] = 99
     (damaged / "zarr.json").write_text(json.dumps(meta))
-    with pytest.raises(DataError, match="format version 99; this vaetk reads version 1"):
+    with pytest.raises(DataError, match="format version 99; this vaetk reads versions 1, 2"):
         open_store(damaged)
 
 

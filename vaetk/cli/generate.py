@@ -25,7 +25,7 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="root seed (default: random and recorded; stored one with --resume)",
     )
-    p.add_argument("--shard-size", type=int, metavar="K", help="samples per shard (default 64)")
+    p.add_argument("--shard-size", type=int, metavar="K", help="samples per shard (default 256)")
     p.add_argument("--workers", type=int, metavar="W", help="worker processes (default: all CPUs)")
     p.add_argument("--threads", type=int, metavar="T", help="threads per solve (results do not depend on it)")
     mode = p.add_mutually_exclusive_group()

@@ -13,7 +13,7 @@ from typing import Any
 
 from vaetk.errors import ConfigError
 
-__all__ = ["run_tasks"]
+__all__ = ["run_tasks", "start_local_cluster"]
 
 
 def _sequential(fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[Any]:
@@ -63,16 +63,38 @@ def _dask_client(executor: Any, n_workers: int) -> tuple[Any, Callable[[], None]
     try:
         return distributed.get_client(), lambda: None
     except ValueError:  # no client yet: start a local cluster for this run only
+        return start_local_cluster(n_workers)
+
+
+def start_local_cluster(n_workers: int) -> tuple[Any, Callable[[], None]]:
+    """A Dask LocalCluster of ``n_workers`` single-threaded worker processes, a Client to it, and its closer.
+
+    Shard tasks are long, GIL-free solves: one thread per worker avoids oversubscribing the cores. The cluster's
+    own CPU use is cut down, as it competes with the solves: the workers' statistical profiler is off (it samples
+    the task thread every 10 ms: measured ~20% extra CPU per shard task on a loaded 2-core machine, ~7% without),
+    and the event-loop, system and memory monitors tick less often (an idle 2-worker cluster used 0.078 CPU s
+    per s with the defaults, about 0.015 with these).
+    """
+    import dask
+    import distributed
+
+    quiet = {
+        "distributed.worker.profile.enabled": False,
+        "distributed.admin.tick.interval": "1s",  # blocked-event-loop warnings still fire (limit: 3 s)
+        "distributed.admin.system-monitor.interval": "2s",  # dashboard resolution only
+        "distributed.worker.memory.monitor-interval": "500ms",  # spill/pause/restart checks
+    }
+    with dask.config.set(quiet):  # the nannies pass this configuration on to their workers
         cluster = distributed.LocalCluster(
             n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
-        client = distributed.Client(cluster, set_as_default=False)
+    client = distributed.Client(cluster, set_as_default=False)
 
-        def close() -> None:
-            client.close()
-            cluster.close()
+    def close() -> None:
+        client.close()
+        cluster.close()
 
-        return client, close
+    return client, close
 
 
 def check_executor(executor: Any) -> None:
