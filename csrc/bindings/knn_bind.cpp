@@ -39,7 +39,7 @@ void expect_matrix(const py::array& a, const char* name) {
 }
 
 vaetk::KnnAlgorithm algorithm_of(int a) {
-  if (a < 0 || a > 2) throw py::value_error("algorithm: expected 0 (auto), 1 (kdtree) or 2 (brute)");
+  if (a < 0 || a > 3) throw py::value_error("algorithm: expected 0 (auto), 1 (kdtree), 2 (brute) or 3 (grid)");
   return static_cast<vaetk::KnnAlgorithm>(a);
 }
 
