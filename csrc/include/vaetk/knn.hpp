@@ -12,12 +12,17 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "vaetk/common.hpp"
 
 namespace vaetk {
+
+namespace knn_detail {
+class NeighbourIndex;
+}
 
 enum class KnnAlgorithm : int { automatic = 0, kdtree = 1, brute = 2, grid = 3 };
 
@@ -120,5 +125,34 @@ void knn_radius_counts(const double* ref, index_t n_ref, const double* query, in
 void wkv_terms(const double* x, index_t n, const double* y, index_t m, index_t d, index_t k, bool eps1,
                KnnAlgorithm algorithm, int n_threads, double* out_rho, double* out_nu, index_t* out_l,
                index_t* out_k);
+
+// The WKV estimate of D(P || Q) for one fixed sample x ~ P and many samples y ~ Q, as in an optimisation over
+// a transformation of y (S_KL). Everything that depends on x alone is computed once: its search structure,
+// rho_k, and (eps1) its sorted neighbour distances up to a cache depth, from which l_i and rho_{l_i} are read
+// for most eps(i). Each evaluate() builds y's structure and runs one k-NN query per x_i; values equal those of
+// wkv_terms + the Python reduction up to summation order.
+class WkvFixedX {
+ public:
+  WkvFixedX(const double* x, index_t n, index_t d, index_t k, bool eps1);
+  ~WkvFixedX();
+  WkvFixedX(const WkvFixedX&) = delete;
+  WkvFixedX& operator=(const WkvFixedX&) = delete;
+
+  // The estimate for y = scale * z + shift (per column; z is (m, d) row-major), or +inf when a needed distance
+  // is exactly 0. n_threads: over x (results independent of it).
+  double evaluate(const double* z, index_t m, const double* scale, const double* shift, int n_threads);
+
+  index_t size() const { return n_; }
+  index_t dim() const { return d_; }
+
+ private:
+  index_t n_, d_, k_, depth_;
+  bool eps1_;
+  std::vector<double> x_;
+  std::vector<double> near2_;  // (n, depth_) ascending squared distances to the nearest other x
+  std::vector<double> digamma_;  // psi(i), i = 1.. (index 0 unused)
+  std::vector<double> y_, log_terms_, psi_terms_;
+  std::unique_ptr<knn_detail::NeighbourIndex> xindex_;
+};
 
 }  // namespace vaetk
