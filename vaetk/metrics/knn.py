@@ -2,8 +2,8 @@
 
 Backends give the same numbers (to rounding) and differ in speed:
 
-- ``"native"``: vaetk's C++ core (uniform grid for d <= 3, k-d tree, or blocked brute force, double precision, OpenMP over queries,
-  results independent of the thread count).
+- ``"native"``: vaetk's C++ core (a uniform grid for d <= 3, a k-d tree, or blocked brute force; double
+  precision, OpenMP over queries, results independent of the thread count).
 - ``"scipy"``: ``scipy.spatial.cKDTree`` (double precision).
 - ``"faiss"``: ``faiss.IndexFlatL2`` (faiss-cpu). faiss computes float32 distances, which for close points can
   be 0 or out of order; vaetk over-fetches candidates, recomputes their distances in double precision, and
