@@ -70,7 +70,8 @@ def faiss_flat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.sqrt(iy.search(x32, K)[0][:, -1])
 
 
-IMPLEMENTATIONS = {"native": native, "native_1t": native_1thread, "scipy": scipy_ckdtree, "sklearn": sklearn_nn, "faiss": faiss_flat}
+IMPLEMENTATIONS = {"native": native, "native_1t": native_1thread, "scipy": scipy_ckdtree, "sklearn": sklearn_nn,
+                   "faiss": faiss_flat}
 
 
 def cases() -> list:
@@ -126,7 +127,7 @@ def main(quick: bool = False) -> None:
             if quick and n > 65536:
                 continue
             x, y = data(n, d)
-            repeat = 5 if n <= 4096 else (3 if n <= 65536 else 1)
+            repeat = 7 if n <= 4096 else 3
             t = {}
             for name, f in IMPLEMENTATIONS.items():
                 if name == "faiss" and (n > FAISS_MAX_N or (d == 10 and n > 4096 and quick)):
