@@ -39,7 +39,7 @@ void expect_matrix(const py::array& a, const char* name) {
 }
 
 vaetk::KnnAlgorithm algorithm_of(int a) {
-  if (a < 0 || a > 2) throw py::value_error("algorithm: expected 0 (auto), 1 (kdtree) or 2 (brute)");
+  if (a < 0 || a > 3) throw py::value_error("algorithm: expected 0 (auto), 1 (kdtree), 2 (brute) or 3 (grid)");
   return static_cast<vaetk::KnnAlgorithm>(a);
 }
 
@@ -117,4 +117,28 @@ void bind_knn(py::module_& m) {
       py::arg("n_threads"), py::arg("out_rho").noconvert(), py::arg("out_nu").noconvert(),
       py::arg("out_l").noconvert(), py::arg("out_k").noconvert(),
       "Per-sample WKV terms: rho, nu (distances) and l, k (neighbour counts) for the fixed-k or eps1 estimator.");
+
+  py::class_<vaetk::WkvFixedX>(m, "WkvFixedX",
+                               "WKV estimate of D(P || Q) for a fixed sample x of P and many samples of Q.")
+      .def(py::init([](darr x, index_t k, bool eps1) {
+             expect_matrix(x, "x");
+             return std::make_unique<vaetk::WkvFixedX>(x.data(), x.shape(0), x.shape(1), k, eps1);
+           }),
+           py::arg("x").noconvert(), py::arg("k"), py::arg("eps1"))
+      .def(
+          "evaluate",
+          [](vaetk::WkvFixedX& self, darr z, darr scale, darr shift, int n_threads) {
+            expect_matrix(z, "z");
+            const index_t d = self.dim();
+            expect_shape(z, "z", {z.shape(0), d});
+            expect_shape(scale, "scale", {d});
+            expect_shape(shift, "shift", {d});
+            const double *pz = z.data(), *ps = scale.data(), *pb = shift.data();
+            const index_t m_ = z.shape(0);
+            py::gil_scoped_release nogil;
+            return self.evaluate(pz, m_, ps, pb, n_threads);
+          },
+          py::arg("z").noconvert(), py::arg("scale").noconvert(), py::arg("shift").noconvert(),
+          py::arg("n_threads") = 1,
+          "The estimate for y = scale * z + shift (per column); +inf when a needed distance is exactly 0.");
 }

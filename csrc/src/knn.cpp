@@ -8,44 +8,27 @@
 #include <numeric>
 #include <string>
 
+#include "vaetk/knn_detail.hpp"
 #include "vaetk/parallel.hpp"
 
 namespace vaetk {
 
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+using knn_detail::kInf;
+using knn_detail::push_best;
+using knn_detail::sq_dist;
+using knn_detail::NeighbourIndex;
+// The incremental box distances are rounded; shrinking them by this factor before pruning keeps a point whose
+// distance ties the current bound (e.g. rounded data) from being skipped by a rounding error.
+constexpr double kPruneSlack = 1.0 - 1e-12;
 constexpr index_t kQueryChunk = 256;  // most queries per parallel work item (shares per-item scratch buffers)
-constexpr index_t kRefBlock = 1024;   // reference points per brute-force block (stays in cache)
-
-// Insert v into the ascending k-best list d2[0..k) if it beats the current worst.
-inline void push_best(double* d2, index_t k, double v) {
-  if (!(v < d2[k - 1])) return;
-  index_t j = k - 1;
-  while (j > 0 && d2[j - 1] > v) {
-    d2[j] = d2[j - 1];
-    --j;
-  }
-  d2[j] = v;
-}
-
-// D > 0: dimension known at compile time (unrolled); D == 0: runtime dimension d.
-template <int D>
-inline double sq_dist(const double* a, const double* b, index_t d) {
-  double s = 0.0;
-  const index_t dd = D > 0 ? D : d;
-  for (index_t j = 0; j < dd; ++j) {
-    const double t = a[j] - b[j];
-    s += t * t;
-  }
-  return s;
-}
 
 // Queries per work item: small enough that every thread gets work on small inputs. Each query is independent,
 // so the chunking never changes results.
 // Below this many queries one thread does the work: waking a thread team costs more than it saves (and on a busy
 // machine a sleeping team can cost milliseconds). Results are the same either way.
-constexpr index_t kMinParallelQueries = 2048;
+constexpr index_t kMinParallelQueries = 16384;
 inline int threads_for(index_t n_queries, int n_threads) { return n_queries < kMinParallelQueries ? 1 : n_threads; }
 
 inline index_t query_chunk(index_t n, int n_threads) {
@@ -186,7 +169,7 @@ void KdTree::knn_node(index_t ni, const double* q, double mind2, double* off, in
   knn_node<D>(near, q, mind2, off, k, skip, d2);
   const double saved = off[node.dim];
   const double far_d2 = mind2 - saved + cut;
-  if (far_d2 < d2[k - 1]) {
+  if (far_d2 * kPruneSlack < d2[k - 1]) {
     off[node.dim] = cut;
     knn_node<D>(far, q, far_d2, off, k, skip, d2);
     off[node.dim] = saved;
@@ -241,7 +224,7 @@ void KdTree::radius_node(index_t ni, const double* q, double mind2, double* off,
   radius_node<D>(near, q, mind2, off, r2, skip, count, max_d2);
   const double saved = off[node.dim];
   const double far_d2 = mind2 - saved + cut;
-  if (far_d2 <= r2) {
+  if (far_d2 * kPruneSlack <= r2) {
     off[node.dim] = cut;
     radius_node<D>(far, q, far_d2, off, r2, skip, count, max_d2);
     off[node.dim] = saved;
@@ -273,61 +256,6 @@ void KdTree::radius(const double* q, double r2, index_t skip, index_t* out_count
 
 namespace {
 
-class NeighbourIndex {
- public:
-  NeighbourIndex(const double* ref, index_t n, index_t d, KnnAlgorithm algorithm) : ref_(ref), n_(n), d_(d) {
-    if (algorithm == KnnAlgorithm::automatic)
-      // brute force wins where a tree cannot prune: tiny sets, or dimensions high for the set size
-      algorithm = (n <= 64 || d > 24 || (d > 12 && n < 4096)) ? KnnAlgorithm::brute : KnnAlgorithm::kdtree;
-    if (algorithm == KnnAlgorithm::kdtree) tree_ = std::make_unique<KdTree>(ref, n, d);
-  }
-
-  bool is_tree() const { return tree_ != nullptr; }
-  const KdTree& tree() const { return *tree_; }
-
-  // Squared k-NN distances of a batch of queries (rows of q, `count` of them), out (count, k).
-  void knn_batch(const double* q, index_t count, const index_t* skip, index_t k, double* out) const {
-    if (tree_) {
-      for (index_t i = 0; i < count; ++i) tree_->knn(q + i * d_, k, skip ? skip[i] : -1, out + i * k);
-      return;
-    }
-    std::fill_n(out, count * k, kInf);
-    for (index_t b0 = 0; b0 < n_; b0 += kRefBlock) {
-      const index_t b1 = std::min(n_, b0 + kRefBlock);
-      for (index_t i = 0; i < count; ++i) {
-        const double* qi = q + i * d_;
-        double* best = out + i * k;
-        const index_t s = skip ? skip[i] : -1;
-        for (index_t r = b0; r < b1; ++r) {
-          const double v = sq_dist<0>(qi, ref_ + r * d_, d_);
-          if (v < best[k - 1] && r != s) push_best(best, k, v);
-        }
-      }
-    }
-  }
-
-  void radius_one(const double* q, double r2, index_t skip, index_t* count, double* max_d2) const {
-    if (tree_) {
-      tree_->radius(q, r2, skip, count, max_d2);
-      return;
-    }
-    *count = 0;
-    *max_d2 = 0.0;
-    for (index_t r = 0; r < n_; ++r) {
-      const double v = sq_dist<0>(q, ref_ + r * d_, d_);
-      if (v <= r2 && r != skip) {
-        ++*count;
-        *max_d2 = std::max(*max_d2, v);
-      }
-    }
-  }
-
- private:
-  const double* ref_;
-  index_t n_, d_;
-  std::unique_ptr<KdTree> tree_;
-};
-
 void check_sizes(const char* what, index_t n_ref, index_t n_query, index_t d, index_t k, bool self) {
   if (d < 1) fail(std::string(what) + ": dimension must be >= 1, got " + std::to_string(d));
   if (n_ref < 1 || n_query < 0) fail(std::string(what) + ": empty reference set");
@@ -347,15 +275,15 @@ void knn_distances(const double* ref, index_t n_ref, const double* query, index_
   const index_t chunk = query_chunk(n_query, n_threads);
   const index_t chunks = (n_query + chunk - 1) / chunk;
   // Self search on a tree: visit queries in tree order (neighbouring queries share cache lines).
-  const bool tree_order = self && index.is_tree();
-  parallel_for(chunks, n_threads, [&](index_t c) {
+  const bool tree_order = self && index.has_order();
+  parallel_for_dynamic(chunks, n_threads, [&](index_t c) {
     const index_t c0 = c * chunk, c1 = std::min(n_query, c0 + chunk);
     if (tree_order) {
-      const auto& ids = index.tree().order();
+      const auto& ids = index.order();
       for (index_t p = c0; p < c1; ++p) {
         const index_t i = ids[static_cast<size_t>(p)];
         double* row = out_dist + i * k;
-        index.tree().knn(index.tree().point(p), k, i, row);
+        index.knn_one(index.point(p), k, i, row);
         for (index_t j = 0; j < k; ++j) row[j] = std::sqrt(row[j]);
       }
       return;
@@ -388,23 +316,30 @@ void wkv_terms(const double* x, index_t n, const double* y, index_t m, index_t d
                index_t* out_k) {
   check_sizes("wkv_terms (x within x)", n, n, d, k, true);
   check_sizes("wkv_terms (x in y)", m, n, d, k, false);
-  const NeighbourIndex xi(x, n, d, algorithm), yi(y, m, d, algorithm);
+  // the two structures are independent: build them concurrently when threads are allowed
+  std::unique_ptr<NeighbourIndex> built[2];
+  parallel_for_dynamic(2, threads_for(n + m, n_threads), [&](index_t which) {
+    built[which] = which == 0 ? std::make_unique<NeighbourIndex>(x, n, d, algorithm)
+                              : std::make_unique<NeighbourIndex>(y, m, d, algorithm);
+  });
+  const NeighbourIndex& xi = *built[0];
+  const NeighbourIndex& yi = *built[1];
   std::vector<index_t> order(static_cast<size_t>(n));
-  if (xi.is_tree())
-    order = xi.tree().order();
+  if (xi.has_order())
+    order = xi.order();
   else
     std::iota(order.begin(), order.end(), index_t{0});
   n_threads = threads_for(n, n_threads);
   const index_t chunk = query_chunk(n, n_threads);
   const index_t chunks = (n + chunk - 1) / chunk;
-  parallel_for(chunks, n_threads, [&](index_t c) {
+  parallel_for_dynamic(chunks, n_threads, [&](index_t c) {
     const index_t c0 = c * chunk, c1 = std::min(n, c0 + chunk);
     std::vector<double> rho(static_cast<size_t>(k)), nu(static_cast<size_t>(k));
     for (index_t p = c0; p < c1; ++p) {
       const index_t i = order[static_cast<size_t>(p)];
       const double* q = x + i * d;
-      xi.knn_batch(q, 1, &i, k, rho.data());
-      yi.knn_batch(q, 1, nullptr, k, nu.data());
+      xi.knn_one(q, k, i, rho.data());
+      yi.knn_one(q, k, -1, nu.data());
       if (!eps1) {
         out_rho[i] = std::sqrt(rho[k - 1]);
         out_nu[i] = std::sqrt(nu[k - 1]);

@@ -91,14 +91,16 @@ def test_backends_and_algorithms_agree(d: int, estimator: str) -> None:
     rng = np.random.default_rng(d)
     x, y = rng.standard_normal((600, d)), rng.standard_normal((450, d)) * 0.8 + 0.3
     ref = knn_kl_divergence(x, y, estimator=estimator, backend="scipy", k=4)
-    for backend, algorithm in [("native", "auto"), ("native", "kdtree"), ("native", "brute"), ("faiss", "auto")]:
+    for backend, algorithm in [("native", "auto"), ("native", "grid"), ("native", "kdtree"), ("native", "brute"),
+                               ("faiss", "auto")]:
         got = knn_kl_divergence(x, y, estimator=estimator, backend=backend, algorithm=algorithm, k=4)
         assert got == pytest.approx(ref, abs=1e-10), (backend, algorithm)
 
 
 def test_terms_are_identical_for_any_thread_count() -> None:
+    # large enough that the kernels really use two threads (below 16384 queries they run on one)
     rng = np.random.default_rng(3)
-    x, y = rng.standard_normal((5000, 2)), rng.standard_normal((4000, 2))
+    x, y = rng.standard_normal((20000, 2)), rng.standard_normal((17000, 2))
     for estimator in ESTIMATORS:
         _, one = knn_kl_divergence(x, y, estimator=estimator, n_threads=1, return_terms=True)
         _, two = knn_kl_divergence(x, y, estimator=estimator, n_threads=2, return_terms=True)

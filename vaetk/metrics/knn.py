@@ -2,8 +2,8 @@
 
 Backends give the same numbers (to rounding) and differ in speed:
 
-- ``"native"``: vaetk's C++ core (k-d tree or blocked brute force, double precision, OpenMP over queries,
-  results independent of the thread count).
+- ``"native"``: vaetk's C++ core (a uniform grid for d <= 3, a k-d tree, or blocked brute force; double
+  precision, OpenMP over queries, results independent of the thread count).
 - ``"scipy"``: ``scipy.spatial.cKDTree`` (double precision).
 - ``"faiss"``: ``faiss.IndexFlatL2`` (faiss-cpu). faiss computes float32 distances, which for close points can
   be 0 or out of order; vaetk over-fetches candidates, recomputes their distances in double precision, and
@@ -31,7 +31,7 @@ __all__ = ["KLTerms", "knn_distances", "knn_kl_divergence"]
 
 BACKENDS = ("native", "scipy", "faiss")
 ESTIMATORS = ("wkv", "wkv_eps1")
-_ALGORITHMS = {"auto": 0, "kdtree": 1, "brute": 2}
+_ALGORITHMS = {"auto": 0, "kdtree": 1, "brute": 2, "grid": 3}
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def _faiss_knn(ref: np.ndarray, query: np.ndarray | None, k: int, n_threads: int
 
 
 def knn_distances(ref: Any, query: Any = None, *, k: int = 5, backend: str = "native",
-                  n_threads: int | None = None, algorithm: Literal["auto", "kdtree", "brute"] = "auto"
+                  n_threads: int | None = None, algorithm: Literal["auto", "kdtree", "brute", "grid"] = "auto"
                   ) -> np.ndarray:
     """Euclidean distances from each query to its 1st..k-th nearest reference points, in double precision.
 
@@ -173,7 +173,7 @@ def knn_distances(ref: Any, query: Any = None, *, k: int = 5, backend: str = "na
     backend : {"native", "scipy", "faiss"}
     n_threads : int, optional
         Threads (None: all CPUs or ``OMP_NUM_THREADS``). Results do not depend on it.
-    algorithm : {"auto", "kdtree", "brute"}
+    algorithm : {"auto", "kdtree", "brute", "grid"}
         Native backend's search structure (the same distances either way).
 
     Returns
@@ -282,7 +282,7 @@ def _duplicate_error(x: np.ndarray, y: np.ndarray, rho: np.ndarray, nu: np.ndarr
 
 def knn_kl_divergence(x: Any, y: Any, *, k: int = 5, estimator: str = "wkv", backend: str = "native",
                       n_threads: int | None = None, return_terms: bool = False,
-                      algorithm: Literal["auto", "kdtree", "brute"] = "auto") -> float | tuple[float, KLTerms]:
+                      algorithm: Literal["auto", "kdtree", "brute", "grid"] = "auto") -> float | tuple[float, KLTerms]:
     """Estimate D(P || Q) from samples x ~ P and y ~ Q with the WKV (2009) k-NN estimators.
 
     ``estimator="wkv"`` (fixed k)::
@@ -311,7 +311,7 @@ def knn_kl_divergence(x: Any, y: Any, *, k: int = 5, estimator: str = "wkv", bac
         Threads (None: all CPUs or ``OMP_NUM_THREADS``); the result does not depend on it.
     return_terms : bool
         Also return the per-sample :class:`KLTerms`.
-    algorithm : {"auto", "kdtree", "brute"}
+    algorithm : {"auto", "kdtree", "brute", "grid"}
         Native backend's search structure.
 
     Returns

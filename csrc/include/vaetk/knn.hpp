@@ -6,11 +6,13 @@
 // is excluded by index (not by distance 0), so an exact duplicate of the query counts as a neighbour at distance
 // 0. Every query is processed independently (OpenMP over queries), so results do not depend on the thread count.
 //
-// Search structure: a k-d tree (median splits on the widest dimension, leaves of a few points, incremental
-// per-dimension bounds as in Arya & Mount) for low dimension, or a blocked brute-force scan where that wins
-// (small reference sets, high dimension). Both give the same distances.
+// Search structure: a uniform grid (cell list) for d <= 3, a k-d tree (median splits on the widest dimension,
+// leaves of a few points, incremental per-dimension bounds as in Arya & Mount) for moderate dimension, or a
+// blocked brute-force scan where that wins (small reference sets, high dimension). All give the same distances.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -18,7 +20,11 @@
 
 namespace vaetk {
 
-enum class KnnAlgorithm : int { automatic = 0, kdtree = 1, brute = 2 };
+namespace knn_detail {
+class NeighbourIndex;
+}
+
+enum class KnnAlgorithm : int { automatic = 0, kdtree = 1, brute = 2, grid = 3 };
 
 // A k-d tree over n points of dimension d. The points are copied in tree order.
 class KdTree {
@@ -62,6 +68,41 @@ class KdTree {
   std::vector<double> lo_, hi_;  // bounding box of all points
 };
 
+// A uniform grid of cubic cells over n points of dimension d <= 3 (a cell list). Cells are sized for about
+// `per_cell` points where the data are densest (from the per-dimension spread); points are stored cell by cell
+// (counting sort, two passes, stable: within a cell in row order), so building costs O(n + cells).
+// Queries search rings of cells (Chebyshev distance r = 0, 1, ... from the query's cell) and stop once the
+// k-th best distance is within the Euclidean distance from the query to every unvisited cell (with a margin for
+// rounding in the cell assignment), so results are exact; same interface as KdTree.
+class UniformGrid {
+ public:
+  UniformGrid(const double* points, index_t n, index_t d, double per_cell = 2.0);
+
+  void knn(const double* q, index_t k, index_t skip, double* out_d2) const;
+  void radius(const double* q, double r2, index_t skip, index_t* out_count, double* out_max_d2) const;
+
+  index_t size() const { return n_; }
+  index_t dim() const { return d_; }
+  const std::vector<index_t>& order() const { return ids_; }
+  const double* point(index_t p) const { return pts_.data() + p * d_; }
+  static constexpr index_t kMaxDim = 3;
+
+ private:
+  template <int D>
+  void knn_d(const double* q, index_t k, index_t skip, double* d2) const;
+  template <int D>
+  void radius_d(const double* q, double r2, index_t skip, index_t* count, double* max_d2) const;
+  index_t cell_coord(double v, int j) const;  // clamped to [0, g_j - 1]
+
+  index_t n_, d_;
+  std::vector<double> pts_;
+  std::vector<index_t> ids_;
+  std::vector<std::uint32_t> start_;  // first point of each cell; start_[cells] = n
+  double lo_[kMaxDim] = {0, 0, 0}, hi_[kMaxDim] = {0, 0, 0};  // grid box lo_ .. lo_ + g_ * h_ (hi_: data max)
+  double h_ = 1.0, inv_h_ = 1.0;
+  index_t g_[kMaxDim] = {1, 1, 1}, stride_[kMaxDim] = {1, 1, 1};
+};
+
 // k-th..1st nearest-neighbour distances: out_dist (n_query, k), row i ascending, for query i among the
 // n_ref reference points. self: query == ref (same array, n_query == n_ref) and row i excludes reference row i.
 // Requires k <= n_ref - (self ? 1 : 0). Throws std::invalid_argument on bad sizes.
@@ -84,5 +125,34 @@ void knn_radius_counts(const double* ref, index_t n_ref, const double* query, in
 void wkv_terms(const double* x, index_t n, const double* y, index_t m, index_t d, index_t k, bool eps1,
                KnnAlgorithm algorithm, int n_threads, double* out_rho, double* out_nu, index_t* out_l,
                index_t* out_k);
+
+// The WKV estimate of D(P || Q) for one fixed sample x ~ P and many samples y ~ Q, as in an optimisation over
+// a transformation of y (S_KL). Everything that depends on x alone is computed once: its search structure,
+// rho_k, and (eps1) its sorted neighbour distances up to a cache depth, from which l_i and rho_{l_i} are read
+// for most eps(i). Each evaluate() builds y's structure and runs one k-NN query per x_i; values equal those of
+// wkv_terms + the Python reduction up to summation order.
+class WkvFixedX {
+ public:
+  WkvFixedX(const double* x, index_t n, index_t d, index_t k, bool eps1);
+  ~WkvFixedX();
+  WkvFixedX(const WkvFixedX&) = delete;
+  WkvFixedX& operator=(const WkvFixedX&) = delete;
+
+  // The estimate for y = scale * z + shift (per column; z is (m, d) row-major), or +inf when a needed distance
+  // is exactly 0. n_threads: over x (results independent of it).
+  double evaluate(const double* z, index_t m, const double* scale, const double* shift, int n_threads);
+
+  index_t size() const { return n_; }
+  index_t dim() const { return d_; }
+
+ private:
+  index_t n_, d_, k_, depth_;
+  bool eps1_;
+  std::vector<double> x_;
+  std::vector<double> near2_;  // (n, depth_) ascending squared distances to the nearest other x
+  std::vector<double> digamma_;  // psi(i), i = 1.. (index 0 unused)
+  std::vector<double> y_, log_terms_, psi_terms_;
+  std::unique_ptr<knn_detail::NeighbourIndex> xindex_;
+};
 
 }  // namespace vaetk

@@ -41,4 +41,26 @@ void parallel_for(index_t n, int n_threads, Body&& body) {
   if (first_error) std::rethrow_exception(first_error);
 }
 
+// As parallel_for, but iterations are handed out one at a time as threads become free, so a thread that the OS
+// deschedules (a busy machine) does not hold up the others. Use it for iterations that are independent work
+// items (e.g. chunks of queries), whose results cannot depend on which thread ran them.
+template <class Body>
+void parallel_for_dynamic(index_t n, int n_threads, Body&& body) {
+  std::exception_ptr first_error = nullptr;
+  std::mutex error_mutex;
+  if (n_threads < 1) n_threads = 1;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_threads > 1 && n > 1)
+#endif
+  for (index_t i = 0; i < n; ++i) {
+    try {
+      body(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!first_error) first_error = std::current_exception();
+    }
+  }
+  if (first_error) std::rethrow_exception(first_error);
+}
+
 }  // namespace vaetk

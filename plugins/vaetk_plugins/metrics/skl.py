@@ -113,6 +113,8 @@ class _Divergence:
             from vaetk._build import core
 
             self.core = core()
+            # x-side structure, rho_k and neighbour lists computed once for all transformed y (one C++ call each)
+            self.fixed = self.core.WkvFixedX(x, cfg.k, cfg.estimator == "wkv_eps1")
             self.rho, self.nu = np.empty(self.n), np.empty(self.n)
             self.li, self.ki = np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64)
 
@@ -125,6 +127,13 @@ class _Divergence:
         from vaetk.metrics.knn import _terms_scipy
 
         return _terms_scipy(self.x, y, self.cfg.k, eps1, self.cfg.n_threads)
+
+    def transformed(self, z: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> float:
+        """D(x || scale * z + shift), the same value as ``self(scale * z + shift)`` up to summation order."""
+        if self.cfg.backend != "native":
+            return self(scale * z + shift)
+        self.calls += 1
+        return float(self.fixed.evaluate(z, scale, shift, self.cfg.n_threads))
 
     def __call__(self, y: np.ndarray) -> float:
         self.calls += 1
@@ -196,11 +205,11 @@ class SKL(Metric):
                 sign_sets = [np.where(flip, -1.0, 1.0)]
             for signs in sign_sets:
                 zs = zp * signs
-                z_fit = zs[fit_y]
+                z_fit = np.ascontiguousarray(zs[fit_y])
 
                 def objective(p: np.ndarray, z_fit: np.ndarray = z_fit) -> float:
                     u = np.clip(p[:s], -50.0, 50.0)
-                    return fit_kl(np.exp(u) * z_fit + p[s:] * sd_t)
+                    return fit_kl.transformed(z_fit, np.exp(u), p[s:] * sd_t)
 
                 start = np.concatenate([np.log(sd_t), mean_t / sd_t])
                 simplex = np.vstack([start] + [start + 0.25 * np.eye(2 * s)[i] for i in range(2 * s)])
