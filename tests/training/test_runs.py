@@ -81,6 +81,9 @@ def test_train_evaluate_and_reload(tmp_path, store, capsys):
     assert config.name == "tiny" and not model.training
     state = torch.load(run / "model.pt", weights_only=True)
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    # The decoder-mean offset is recorded in the run's config and travels with the weights.
+    assert "init_decoder_mean = true" in (run / "experiment.toml").read_text()
+    assert float(model.architecture.decoder_offset.abs().max()) > 0.1
 
     assert main(["evaluate", str(run)]) == 0
     out = capsys.readouterr().out
