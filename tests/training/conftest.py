@@ -9,7 +9,8 @@ from torch import nn
 
 
 class TinyArchitecture(nn.Module):
-    """MLP encoder/decoder with BatchNorm and a (H, W) decoder log-variance: the Architecture interface."""
+    """MLP encoder/decoder with BatchNorm, a (H, W) decoder log-variance and a fixed decoder-mean offset: the
+    Architecture interface."""
 
     def __init__(self, config=None, *, input_shape, latent_dim, hidden=32):
         super().__init__()
@@ -21,17 +22,22 @@ class TinyArchitecture(nn.Module):
         self.logvar = nn.Linear(hidden, latent_dim)
         self.dec = nn.Sequential(nn.Linear(latent_dim, hidden), nn.Tanh(), nn.Linear(hidden, size))
         self.decoder_logvar = nn.Parameter(torch.zeros(self.input_shape[1:]))
+        self.register_buffer("decoder_offset", torch.zeros(self.input_shape))
 
     def encode(self, x):
         h = self.body(x)
         return self.mu(h), self.logvar(h)
 
     def decode(self, z):
-        return self.dec(z).view(-1, *self.input_shape), self.decoder_logvar[None, None]
+        return self.dec(z).view(-1, *self.input_shape) + self.decoder_offset, self.decoder_logvar[None, None]
 
     def init_decoder_logvar(self, data_variance):
         with torch.no_grad():
             self.decoder_logvar.copy_(torch.log(data_variance.clamp_min(1e-8)))
+
+    def init_decoder_mean(self, data_mean):
+        with torch.no_grad():
+            self.decoder_offset.copy_(data_mean)
 
 
 class ExactNormalPrior(nn.Module):

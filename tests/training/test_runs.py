@@ -81,6 +81,9 @@ def test_train_evaluate_and_reload(tmp_path, store, capsys):
     assert config.name == "tiny" and not model.training
     state = torch.load(run / "model.pt", weights_only=True)
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    # The decoder-mean offset is recorded in the run's config and travels with the weights.
+    assert "init_decoder_mean = true" in (run / "experiment.toml").read_text()
+    assert float(model.architecture.decoder_offset.abs().max()) > 0.1
 
     assert main(["evaluate", str(run)]) == 0
     out = capsys.readouterr().out
@@ -90,6 +93,62 @@ def test_train_evaluate_and_reload(tmp_path, store, capsys):
     for plot in ("latent_space", "latents_vs_factors", "reconstructions", "training_curves"):
         assert (run / "plots" / f"{plot}.png").stat().st_size > 1000
     assert "| test |" in (run / "report.md").read_text()
+
+
+ALL_METRICS = ('metrics = [{name = "sd"}, {name = "skl"}, {name = "skl", k = 3}, {name = "mig"}, {name = "dci"}, '
+               '{name = "sap"}, {name = "tc"}]')
+
+
+@pytest.fixture(scope="module")
+def store48(tmp_path_factory):
+    """48 test samples: enough for S_KL's cross-fitted k-NN estimate (24 for k = 5)."""
+    from vaetk.darcy import generate
+
+    path = tmp_path_factory.mktemp("data48") / "tiny48.zarr"
+    generate({"n": 9, "split": {"train": 40, "test": 48}}, path, seed=3, n_workers=1)
+    return path
+
+
+def test_every_configured_metric_is_in_the_report(tmp_path, store48, capsys):
+    exp = write_experiment(tmp_path, store48, epochs=2, **{"metrics = []": ALL_METRICS})
+    run = tmp_path / "run"
+    assert main(["train", str(exp), "--out", str(run), "--no-progress"]) == 0
+    assert main(["evaluate", str(run), "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((run / "report.json").read_text())
+    markdown = (run / "report.md").read_text()
+    # One entry per table, in order; a name configured twice is told apart by its table index.
+    keys = ["sd", "skl[1]", "skl[2]", "mig", "dci", "sap", "tc"]
+    assert list(report["metrics"]) == keys
+    assert report["metrics"]["skl[2]"]["config"]["k"] == 3 and report["metrics"]["skl[1]"]["config"]["k"] == 5
+    for key in keys:
+        record = report["metrics"][key]
+        assert record["error"] is None, record["error"]
+        primary = record["primary"]
+        assert next(iter(record["scores"])) == primary
+        assert all(isinstance(v, float) for v in record["scores"].values()), record["scores"]
+        assert f"`{key}` **{primary} {record['scores'][primary]:.4f}**" in markdown
+        assert f"metric {key}: {primary} {record['scores'][primary]:.4f}" in out
+    assert report["metrics"]["skl[1]"]["higher_is_better"] is False and report["metrics"]["sd"]["higher_is_better"]
+
+
+def test_a_failing_metric_is_reported_and_the_others_still_computed(tmp_path, store, capsys):
+    from vaetk.training._evaluate import MetricFailedWarning
+
+    # 16 test samples: S_KL's cross-fitted halves of 8 cannot have 12 neighbours.
+    exp = write_experiment(tmp_path, store, epochs=1,
+                           **{"metrics = []": 'metrics = [{name = "skl", k = 12}, {name = "sd"}]'})
+    run = tmp_path / "run"
+    assert main(["train", str(exp), "--out", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    with pytest.warns(MetricFailedWarning, match=r"metric 'skl' \(evaluation.metrics\[0\]\) failed"):
+        assert main(["evaluate", str(run), "--no-plots"]) == 1
+    captured = capsys.readouterr()
+    assert "metric(s) skl failed" in captured.err and "metric skl: FAILED:" in captured.out
+    report = json.loads((run / "report.json").read_text())
+    assert report["metrics"]["skl"]["scores"] == {} and "16 samples" in report["metrics"]["skl"]["error"]
+    assert report["metrics"]["sd"]["error"] is None and 0.0 <= report["metrics"]["sd"]["scores"]["sd"] <= 1.0
+    assert "`skl` FAILED:" in (run / "report.md").read_text()
 
 
 def test_resume_after_interruption_gives_the_same_model(tmp_path, store):

@@ -85,6 +85,31 @@ def test_resume_reaches_bitwise_the_same_weights(darcy_data, doubles):
     assert resumed.final == reference.final
 
 
+def test_decoder_mean_offset_is_the_training_mean_and_speeds_up_learning(darcy_data):
+    """model.init_decoder_mean sets the `small` architecture's decoder offset to the training-data mean (and
+    leaves it at 0 when off); at equal epochs, same seed and same initial network, the run with the offset
+    reconstructs far better (measured: about -7 vs +9 to +13 per-pixel L_REC after 20 epochs, seeds 0-2)."""
+    from vaetk.training._run import build_model
+
+    xtr, ttr, xte, tte = darcy_data
+    runs = {}
+    for with_mean in (True, False):
+        config = experiment({"epochs": 10, "eval_every": 10, "lr": 3e-3},
+                            {"kind": "klushyn", "reconstruction_epochs": 10},
+                            model={"init_decoder_mean": with_mean,
+                                   "architecture": {"name": "small", "channels": [4, 8], "hidden": 16}})
+        assert config.model.init_decoder_mean is with_mean
+        model, _ = build_model(config, (3, 17, 17))
+        trainer = Trainer(config, model, xtr, ttr, xte, tte)
+        runs[with_mean] = trainer.fit().final
+        offset = trainer.model.architecture.decoder_offset
+        expected = xtr.double().mean(0).float() if with_mean else torch.zeros_like(offset)
+        torch.testing.assert_close(offset, expected, rtol=1e-6, atol=1e-7)  # a buffer: not trained
+    assert runs[True]["test_rec_per_pixel"] < runs[False]["test_rec_per_pixel"] - 2.0
+    assert runs[True]["train_rec_per_pixel"] < runs[False]["train_rec_per_pixel"] - 2.0
+    assert parse_experiment({}).model.init_decoder_mean is True  # on by default
+
+
 def test_labels_come_from_the_training_set_with_a_recorded_seed(darcy_data, doubles):
     xtr, ttr, _, _ = darcy_data
     config = experiment({"epochs": 1}, semi_supervised={"n_labels": 5, "label_seed": 11})

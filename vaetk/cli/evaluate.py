@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "evaluate a trained run: losses, metrics, plots (PNG), report.json and report.md"
 
@@ -25,10 +26,9 @@ def summary_lines(report: dict) -> list[str]:
                      f"(per pixel)  loss {values['loss_elbo']:.1f} nats (ELBO)  S_D {sd:.3f}")
     lines.append(f"  constant predictor L_REC {report['constant_predictor']['rec_per_pixel']:.4f}; over-regularised: "
                  f"{'YES' if report['over_regularized'] else 'no'}")
-    for name, record in report["metrics"].items():
-        scores = ", ".join(f"{k} {v:.4f}" for k, v in record["scores"].items())
-        lines.append(f"  metric {name}: {scores}")
-    return lines
+    from vaetk.training._evaluate import metric_lines
+
+    return lines + metric_lines(report["metrics"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,4 +39,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"evaluated {args.run_dir} on the {report['evaluated_on']} split ({report['n_samples']} samples)")
     print("\n".join(summary_lines(report)))
     print(f"  report: {args.run_dir}/report.md")
+    failed = [key for key, record in report["metrics"].items() if record.get("error")]
+    if failed:
+        print(f"vaetk evaluate: metric(s) {', '.join(failed)} failed (see above); the report records why.",
+              file=sys.stderr)
+        return 1
     return 0

@@ -79,12 +79,18 @@ class ModelConfig:
         Start the decoder log-variance at the log of the per-pixel training-data variance (the constant
         predictor's optimum) instead of the architecture's own initial value. This is what removes most of the
         authors' long reconstruction-only phase.
+    init_decoder_mean : bool
+        Set the architecture's fixed decoder offset to the per-pixel training-data mean (the constant predictor's
+        mean), so the network learns only deviations from the mean field. The Darcy fields vary little against
+        their mean; without the offset the decoder first has to learn the mean itself and reaches a given L_REC
+        later. Stored in the weights (a buffer), so a trained model reloads with it.
     """
 
     latent_dim: int = 2
     architecture: dict[str, Any] = field(default_factory=lambda: {"name": "small"})
     prior: dict[str, Any] = field(default_factory=lambda: {"name": "standard_normal"})
     init_decoder_logvar: bool = True
+    init_decoder_mean: bool = True
 
     def __post_init__(self) -> None:
         if self.latent_dim < 1:

@@ -21,40 +21,71 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaetk.errors import VaetkWarning
 from vaetk.training import _files as files
 from vaetk.training._detector import constant_predictor, detect_over_regularization
 from vaetk.training._run import load_data, load_model
 from vaetk.training._trainer import derive_seed, encode_dataset, evaluate_model, resolve_device
 
-__all__ = ["evaluate_run", "run_metrics"]
+__all__ = ["MetricFailedWarning", "evaluate_run", "metric_lines", "run_metrics"]
 
 _EVAL, _PRIOR = 5, 6  # derive_seed streams (see _trainer)
+
+
+class MetricFailedWarning(VaetkWarning):
+    """A configured metric could not be computed on the evaluated latents (its report entry holds the error)."""
 
 
 def run_metrics(tables: Any, latents: np.ndarray, factors: np.ndarray, *, seed: int,
                 n_bootstrap: int = 0) -> dict[str, dict[str, Any]]:
     """Score latents against factors with every configured metric (component tables ``{name, ...params}``).
 
-    Each table is resolved through the registry (unknown names get suggestions, with the table's path).
+    Every table is resolved through the registry first (unknown names get suggestions, with the table's path),
+    so a configuration error stops before anything is computed. A metric that then fails on these latents
+    (a :class:`~vaetk.errors.DataError`, e.g. too few samples for its estimator) does not take the others down:
+    its entry holds the error message instead of scores, and a :class:`MetricFailedWarning` is issued.
 
     Returns
     -------
     dict
-        ``{name: {"scores": {...}, "intervals": {...}, "primary": headline score name}}``.
+        One entry per table, in order, keyed by the metric's name (``name[i]`` for the i-th table when a name is
+        configured more than once): ``{"name", "primary", "higher_is_better", "config", "scores", "intervals",
+        "error"}`` (``error`` is None on success; ``scores`` then holds the primary score first).
     """
-    from vaetk.config import resolve_component
+    import dataclasses
+    import warnings
+    from collections import Counter
 
+    from vaetk.config import resolve_component
+    from vaetk.errors import DataError
+
+    resolved = [resolve_component("metrics", table, path=f"evaluation.metrics[{i}]") for i, table in enumerate(tables)]
+    counts = Counter(table["name"] for table in tables)
     results: dict[str, dict[str, Any]] = {}
-    for i, table in enumerate(tables):
-        cls, config = resolve_component("metrics", table, path=f"evaluation.metrics[{i}]")
+    for i, (table, (cls, config)) in enumerate(zip(tables, resolved, strict=True)):
         from vaetk.metrics import evaluate_metric  # the group's module exists once a metric plugin resolved
 
-        result = evaluate_metric(cls, latents, factors, config=config, seed=seed, n_bootstrap=n_bootstrap)
-        results[table["name"]] = {
-            "primary": getattr(cls, "primary", "") or next(iter(result.scores)),
-            "scores": {k: float(v) for k, v in result.scores.items()},
-            "intervals": {k: [float(a), float(b)] for k, (a, b) in result.intervals.items()},
+        key = table["name"] if counts[table["name"]] == 1 else f"{table['name']}[{i}]"
+        record: dict[str, Any] = {
+            "name": table["name"],
+            "primary": getattr(cls, "primary", ""),
+            "higher_is_better": bool(getattr(cls, "higher_is_better", True)),
+            "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {},
+            "scores": {},
+            "intervals": {},
+            "error": None,
         }
+        try:
+            result = evaluate_metric(cls, latents, factors, config=config, seed=seed, n_bootstrap=n_bootstrap)
+        except DataError as exc:
+            record["error"] = str(exc)
+            warnings.warn(f"metric {key!r} (evaluation.metrics[{i}]) failed on these latents: {exc}",
+                          MetricFailedWarning, stacklevel=2)
+        else:
+            record["primary"] = record["primary"] or next(iter(result.scores))
+            record["scores"] = {k: float(v) for k, v in result.scores.items()}
+            record["intervals"] = {k: [float(a), float(b)] for k, (a, b) in result.intervals.items()}
+        results[key] = record
     return results
 
 
@@ -184,12 +215,30 @@ def _markdown(report: dict[str, Any]) -> str:
     cp = report["constant_predictor"]
     lines += ["", f"Constant predictor (Theorem 1): L_REC = {cp['rec_per_pixel']:.4f} per pixel. "
               f"Over-regularised: **{'yes' if report['over_regularized'] else 'no'}**.", "", "## Metrics", ""]
-    for name, record in report["metrics"].items():
-        for key, value in record["scores"].items():
-            interval = record["intervals"].get(key)
-            text = f"{value:.4f}" + (f" (interval {interval[0]:.4f} to {interval[1]:.4f})" if interval else "")
-            lines.append(f"- `{name}` {key}: {text}")
+    lines += metric_lines(report["metrics"], markdown=True) or ["No metrics configured ([[evaluation.metrics]])."]
     if report["plots"]:
         lines += ["", "## Figures", ""]
         lines += [f"![{p}]({p})" for p in report["plots"]]
     return "\n".join(lines) + "\n"
+
+
+def metric_lines(metrics: dict[str, dict[str, Any]], *, markdown: bool = False) -> list[str]:
+    """One line per configured metric: its primary score (with its interval and direction), then the others, or
+    its error."""
+    lines = []
+    for key, record in metrics.items():
+        label = f"`{key}`" if markdown else f"metric {key}:"
+        if record.get("error"):
+            lines.append(f"{'- ' if markdown else '  '}{label} FAILED: {record['error']}")
+            continue
+        primary = record["primary"]
+        parts = []
+        for name, value in record["scores"].items():
+            interval = record["intervals"].get(name)
+            text = f"{name} {value:.4f}" + (f" [{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "")
+            if name == primary:
+                text = (f"**{text}**" if markdown else text) + \
+                    f" ({'higher' if record.get('higher_is_better', True) else 'lower'} is better)"
+            parts.append(text)
+        lines.append(f"{'- ' if markdown else '  '}{label} {', '.join(parts)}")
+    return lines

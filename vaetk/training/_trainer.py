@@ -262,6 +262,8 @@ class Trainer:
                 torch.manual_seed(derive_seed(tc.seed, _GLOBAL))
                 if self.config.model.init_decoder_logvar:
                     self.model.architecture.init_decoder_logvar(self.baseline.variance)
+                if self.config.model.init_decoder_mean:
+                    self.model.architecture.init_decoder_mean(self.baseline.mean)
                 if tc.sanity_check:
                     self.sanity_check()
             bar = None
