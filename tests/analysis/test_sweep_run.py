@@ -90,6 +90,8 @@ def test_cli_sweep_grid_and_exit_status(tmp_path, capsys):
     assert "2 of 4 trials ok" in text and "slope-3__seed-1: exit status 1" in text
     assert main(["sweep", str(tmp_path / "missing.toml"), "--seeds", "1"]) == 1
     assert "does not exist" in capsys.readouterr().err
+    assert main(["sweep", "mixture_plian", "--seeds", "1"]) == 1  # a preset name, misspelt
+    assert "Did you mean 'mixture_plain'" in capsys.readouterr().err
 
 
 def test_trials_do_not_outlive_a_killed_sweep(tmp_path):
