@@ -79,7 +79,7 @@ class Config:
 class SD(Metric):
     """S_D (eq. 6): mean over latent dimensions of max_j |C_ij| / sum_j |C_ij|; range [1/s, 1], higher better.
 
-    Returns ``sd`` (the score), ``active_dims`` (latent dimensions with a defined ratio) and ``sd_min`` (the
+    Returns ``sd`` (the score), ``active_dims`` (latent dimensions with a defined ratio) and ``sd_floor`` (the
     floor 1/s, for reading the score).
     """
 
@@ -100,4 +100,4 @@ class SD(Metric):
             score = float(ratios[active].mean()) if active.any() else 1.0 / s
         else:
             score = float(ratios.mean())
-        return {"sd": score, "active_dims": float(active.sum()), "sd_min": 1.0 / s}
+        return {"sd": score, "active_dims": float(active.sum()), "sd_floor": 1.0 / s}
