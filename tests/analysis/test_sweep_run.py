@@ -90,3 +90,40 @@ def test_cli_sweep_grid_and_exit_status(tmp_path, capsys):
     assert "2 of 4 trials ok" in text and "slope-3__seed-1: exit status 1" in text
     assert main(["sweep", str(tmp_path / "missing.toml"), "--seeds", "1"]) == 1
     assert "does not exist" in capsys.readouterr().err
+    assert main(["sweep", "mixture_plian", "--seeds", "1"]) == 1  # a preset name, misspelt
+    assert "Did you mean 'mixture_plain'" in capsys.readouterr().err
+
+
+def test_trials_do_not_outlive_a_killed_sweep(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "from vaetk.sweeps import run_sweep\n"
+        f"run_sweep({{'sleep': 30}}, {str(tmp_path)!r}, seeds=1, trial='vaetk.testing.sweep_trials:line_fit',"
+        " progress=False)\n"
+    )
+    driver = subprocess.Popen([sys.executable, "-c", script])
+    log = tmp_path / "records" / "base__seed-0" / "trial.log"
+    deadline = time.monotonic() + 30
+    pid = None
+    while pid is None and time.monotonic() < deadline:
+        out = subprocess.run(["pgrep", "-f", f"record-dir {tmp_path}"], capture_output=True, text=True).stdout
+        pid = int(out.split()[0]) if out.strip() else None
+        time.sleep(0.2)
+    assert pid is not None and log.parent.is_dir()
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        raise AssertionError("the trial process outlived the killed sweep")

@@ -52,3 +52,25 @@ def test_default_trial_trains_scores_records_failures_and_resumes(tiny_store, tm
     assert table.n_trials == 2 and table.sd.n == 2
     again = run_sweep(exp, tmp_path, seeds=2, overrides={"training.lr": [1e-3, -1.0]}, progress=False)
     assert [o.skipped for o in again.outcomes] == [True, True, False, False]
+
+
+@pytest.mark.slow
+def test_cli_analyses_on_trained_runs(tiny_store, tmp_path):
+    from vaetk.cli.__main__ import main
+
+    res = run_sweep(_experiment(tiny_store), tmp_path, seeds=2, progress=False)
+    a, b = (tmp_path / "trials" / o.trial_id for o in res.outcomes)
+    out = tmp_path / "out"
+    common = ["--samples", "1", "--out", str(out)]
+    assert main(["analyze", "rotation", str(a), "--angles", "3", *common]) == 0
+    rot = json.loads((out / "rotation.json").read_text())
+    assert len(rot["omega"]) == 3 and len(rot["scores"]["sd"]) == 3
+    assert max(rot["rec_elbo"]) - min(rot["rec_elbo"]) <= 1e-4 * abs(rot["rec_elbo"][0])
+    assert main(["analyze", "landscape", str(a), "--inits", "1", "--directions", "1", "--points", "3", *common]) == 0
+    inits = json.loads((out / "landscape_inits.json").read_text())
+    assert inits[0]["t"] == [0.0, 0.5, 1.0]
+    assert main(["analyze", "landscape", str(a), "--other", str(b), "--points", "3", *common]) == 0
+    line = json.loads((out / "landscape_two_models.json").read_text())
+    assert len(line["scores"]["sd"]) == 3
+    assert main(["analyze", "posterior", str(a), str(b), *common]) == 0
+    assert (out / "posterior_comparison.png").is_file() and (out / f"latent_factor_grid_1_{b.name}.png").is_file()

@@ -10,7 +10,8 @@ HELP = "run an experiment over seeds and a grid of settings, locally or on a Das
 
 
 def populate_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", type=Path, help="experiment TOML file (as for `vaetk train`)")
+    parser.add_argument("experiment", type=Path,
+                        help="experiment TOML file, or a preset name (as for `vaetk train`; see `vaetk train --list`)")
     parser.add_argument("--seeds", type=int, required=True, metavar="N", help="trials per setting (seeds 0..N-1)")
     parser.add_argument("--first-seed", type=int, default=0, metavar="S", help="start seeds at S (default 0)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -31,8 +32,13 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def read_experiment(path: Path) -> dict:
+    """The experiment table of a TOML file or, for a bare name that is not a file, of that training preset."""
     from vaetk.errors import ConfigError
 
+    if not path.exists() and path.suffix == "" and len(path.parts) == 1:
+        from vaetk.sweeps._reproduce import preset_table
+
+        return preset_table("experiments", str(path))
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
@@ -48,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.first_seed < 0:
         raise ConfigError(f"--seeds must be >= 1 and --first-seed >= 0 (got {args.seeds}, {args.first_seed}).")
     experiment = read_experiment(args.experiment)
+    data = experiment.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str) and data["path"]:
+        # Relative to this working directory (as for `vaetk train`), made absolute so every worker finds it.
+        data["path"] = str(Path(data["path"]).absolute())
     out = args.out or Path("runs") / "sweeps" / args.experiment.stem
     result = run_sweep(
         experiment, out, seeds=range(args.first_seed, args.first_seed + args.seeds),

@@ -67,7 +67,8 @@ def _toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{what}: {path} does not exist.") from None
 
 
-def _preset(kind: str, name: str) -> dict[str, Any]:
+def preset_table(kind: str, name: str) -> dict[str, Any]:
+    """The TOML table of a packaged preset (``kind``: "experiments" or "datasets"), with close-match hints."""
     folder = _CONFIGS / kind
     path = folder / f"{name}.toml"
     if not path.is_file():
@@ -95,9 +96,9 @@ def load_section(section: str, scale: str) -> Section:
     sc = scales[scale]
     studies = []
     for table in spec["study"]:
-        experiment = apply_overrides(_preset("experiments", table["experiment"]), sc.get("overrides", {}))
+        experiment = apply_overrides(preset_table("experiments", table["experiment"]), sc.get("overrides", {}))
         experiment = apply_overrides(experiment, table.get("overrides", {}))
-        dataset = apply_overrides(_preset("datasets", table["dataset"]), sc.get("dataset", {}))
+        dataset = apply_overrides(preset_table("datasets", table["dataset"]), sc.get("dataset", {}))
         grid = dict(sc.get("grid", table.get("grid", {})))
         studies.append(Study(table["name"], experiment, dataset, table["dataset"], grid))
     return Section(spec["section"], spec["title"], spec["paper"], scale, int(sc["seeds"]),

@@ -128,7 +128,8 @@ def execute_trial(ref: str, run_dir: str, record_dir: str, trial_id: str, settin
     start = time.perf_counter()
     with open(run / "trial.log", "w") as log:
         proc = subprocess.run(
-            [sys.executable, "-m", "vaetk.sweeps._worker", "--trial", ref, "--record-dir", str(run), run_dir],
+            [sys.executable, "-m", "vaetk.sweeps._worker", "--trial", ref, "--record-dir", str(run),
+             "--parent", str(os.getpid()), run_dir],
             stdout=log, stderr=subprocess.STDOUT, env=env, check=False,
         )
     seconds = time.perf_counter() - start
@@ -179,9 +180,10 @@ def _check_same_sweep(path: Path, new: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _local_executor(workers: int) -> tuple[Any, Callable[[], None]]:
-    # Threads suffice: each task only waits on its trial's process.
+    # Threads suffice: each task only waits on its trial's process. Closing cancels the trials not yet started
+    # (after an interrupt; normally none are left).
     pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vaetk-sweep")
-    return pool, lambda: pool.shutdown(wait=True)
+    return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _dask_client(scheduler: str | None, workers: int) -> tuple[Any, Callable[[], None]]:

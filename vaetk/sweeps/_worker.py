@@ -70,13 +70,31 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel send SIGTERM to this trial when the sweep process dies (no orphaned trials)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the sweep died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vaetk.sweeps._worker")
     parser.add_argument("--trial", required=True)
     parser.add_argument("--record-dir", type=Path, required=True)
+    parser.add_argument("--parent", type=int, default=None, help="pid of the sweep process")
     parser.add_argument("run_dir", type=Path)
     args = parser.parse_args(argv)
     rec = args.record_dir
+    if args.parent is not None:
+        _die_with_parent(args.parent)
     try:
         config = json.loads((rec / CONFIG_FILE).read_text())
         func = resolve_trial(args.trial)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,16 @@ def line_fit(config: Mapping[str, Any], run_dir: Path) -> dict[str, float]:
 
     Config keys: ``training.seed`` (required, set by the sweep), ``slope`` (1.0), ``n`` (32), ``noise`` (0.1),
     ``fail_seed`` (a seed that raises RuntimeError, for testing failure records), ``exit_seed`` (a seed whose
-    process exits with status 3 without a Python exception). Writes ``fit.json`` into ``run_dir``, as a real
-    run writes its report.
+    process exits with status 3 without a Python exception), ``sleep`` (seconds to wait first). Writes
+    ``fit.json`` into ``run_dir``, as a real run writes its report.
     """
     seed = int(config["training"]["seed"])
     if seed == config.get("fail_seed"):
         raise RuntimeError(f"line_fit: seed {seed} was asked to fail (fail_seed)")
     if seed == config.get("exit_seed"):
         os._exit(3)
+    if config.get("sleep"):
+        time.sleep(float(config["sleep"]))
     rng = np.random.default_rng(seed)
     n = int(config.get("n", 32))
     x = rng.uniform(-1.0, 1.0, n)
