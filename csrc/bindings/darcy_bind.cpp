@@ -46,6 +46,39 @@ std::pair<index_t, index_t> batch_grid(const Doubles& K, const char* name) {
   return {K.shape(0), K.shape(1)};
 }
 
+// Both multigrid solvers share one signature, so one binding serves them.
+using MGSolver = void (*)(const double*, const double*, index_t, index_t, const vaetk::MGOptions&, double*, double*,
+                          index_t*, int);
+
+void bind_mg_solver(py::module_& m, const char* name, MGSolver solver) {
+  m.def(name,
+        [solver](Doubles K, Doubles f, double tol, int maxiter, int pre_sweeps, int post_sweeps, index_t coarse_nodes,
+                 Doubles p, Doubles residual, Indices iterations, int n_threads, bool rediscretize) {
+    auto [batch, n] = batch_grid(K, "permeability");
+    expect_shape(f, {batch, n, n}, "source");
+    expect_shape(p, {batch, n, n}, "pressure");
+    expect_shape(residual, {batch}, "residual");
+    expect_shape(iterations, {batch}, "iterations");
+    vaetk::MGOptions opt;
+    opt.tol = tol;
+    opt.maxiter = maxiter;
+    opt.pre_sweeps = pre_sweeps;
+    opt.post_sweeps = post_sweeps;
+    opt.coarse_nodes = coarse_nodes;
+    opt.rediscretize = rediscretize;
+    const double* k = K.data();
+    const double* src = f.data();
+    double* out_p = p.mutable_data();
+    double* out_r = residual.mutable_data();
+    index_t* out_it = iterations.mutable_data();
+    { py::gil_scoped_release nogil;
+      solver(k, src, batch, n, opt, out_p, out_r, out_it, n_threads); }
+  }, py::arg("permeability").noconvert(), py::arg("source").noconvert(), py::arg("tol"), py::arg("maxiter"),
+     py::arg("pre_sweeps"), py::arg("post_sweeps"), py::arg("coarse_nodes"), py::arg("pressure").noconvert(),
+     py::arg("residual").noconvert(), py::arg("iterations").noconvert(), py::arg("n_threads"),
+     py::arg("rediscretize") = false);
+}
+
 }  // namespace
 
 void bind_darcy(py::module_& m) {
@@ -80,56 +113,6 @@ void bind_darcy(py::module_& m) {
   }, py::arg("pressure").noconvert(), py::arg("permeability").noconvert(), py::arg("scheme"),
      py::arg("velocity").noconvert(), py::arg("n_threads"));
 
-  m.def("darcy_solve_conservative_mg",
-        [](Doubles K, Doubles f, double tol, int maxiter, int pre_sweeps, int post_sweeps, index_t coarse_nodes,
-           Doubles p, Doubles residual, Indices iterations, int n_threads, bool rediscretize) {
-    auto [batch, n] = batch_grid(K, "permeability");
-    expect_shape(f, {batch, n, n}, "source");
-    expect_shape(p, {batch, n, n}, "pressure");
-    expect_shape(residual, {batch}, "residual");
-    expect_shape(iterations, {batch}, "iterations");
-    vaetk::MGOptions opt;
-    opt.tol = tol;
-    opt.maxiter = maxiter;
-    opt.pre_sweeps = pre_sweeps;
-    opt.post_sweeps = post_sweeps;
-    opt.coarse_nodes = coarse_nodes;
-    opt.rediscretize = rediscretize;
-    const double* k = K.data();
-    const double* src = f.data();
-    double* out_p = p.mutable_data();
-    double* out_r = residual.mutable_data();
-    index_t* out_it = iterations.mutable_data();
-    { py::gil_scoped_release nogil;
-      vaetk::darcy_solve_conservative_mg(k, src, batch, n, opt, out_p, out_r, out_it, n_threads); }
-  }, py::arg("permeability").noconvert(), py::arg("source").noconvert(), py::arg("tol"), py::arg("maxiter"),
-     py::arg("pre_sweeps"), py::arg("post_sweeps"), py::arg("coarse_nodes"), py::arg("pressure").noconvert(),
-     py::arg("residual").noconvert(), py::arg("iterations").noconvert(), py::arg("n_threads"),
-     py::arg("rediscretize") = false);
-  m.def("darcy_solve_paper_mg",
-        [](Doubles K, Doubles f, double tol, int maxiter, int pre_sweeps, int post_sweeps, index_t coarse_nodes,
-           Doubles p, Doubles residual, Indices iterations, int n_threads, bool rediscretize) {
-    auto [batch, n] = batch_grid(K, "permeability");
-    expect_shape(f, {batch, n, n}, "source");
-    expect_shape(p, {batch, n, n}, "pressure");
-    expect_shape(residual, {batch}, "residual");
-    expect_shape(iterations, {batch}, "iterations");
-    vaetk::MGOptions opt;
-    opt.tol = tol;
-    opt.maxiter = maxiter;
-    opt.pre_sweeps = pre_sweeps;
-    opt.post_sweeps = post_sweeps;
-    opt.coarse_nodes = coarse_nodes;
-    opt.rediscretize = rediscretize;
-    const double* k = K.data();
-    const double* src = f.data();
-    double* out_p = p.mutable_data();
-    double* out_r = residual.mutable_data();
-    index_t* out_it = iterations.mutable_data();
-    { py::gil_scoped_release nogil;
-      vaetk::darcy_solve_paper_mg(k, src, batch, n, opt, out_p, out_r, out_it, n_threads); }
-  }, py::arg("permeability").noconvert(), py::arg("source").noconvert(), py::arg("tol"), py::arg("maxiter"),
-     py::arg("pre_sweeps"), py::arg("post_sweeps"), py::arg("coarse_nodes"), py::arg("pressure").noconvert(),
-     py::arg("residual").noconvert(), py::arg("iterations").noconvert(), py::arg("n_threads"),
-     py::arg("rediscretize") = false);
+  bind_mg_solver(m, "darcy_solve_conservative_mg", vaetk::darcy_solve_conservative_mg);
+  bind_mg_solver(m, "darcy_solve_paper_mg", vaetk::darcy_solve_paper_mg);
 }

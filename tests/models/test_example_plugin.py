@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,6 @@ from vaetk.testing import check_plugin
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "plugins" / "example"
-FAKE_DIST = Path(__file__).parents[1] / "fixtures" / "example_dist"
-
-
-@pytest.fixture
-def example_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.syspath_prepend(str(FAKE_DIST))
-    monkeypatch.syspath_prepend(str(EXAMPLE / "src"))
-    registry.priors.refresh()
-    yield
-    monkeypatch.undo()
-    for name in [m for m in sys.modules if m.startswith("vaetk_example_mog")]:
-        del sys.modules[name]
-    registry.priors.refresh()
 
 
 @pytest.mark.usefixtures("example_installed")

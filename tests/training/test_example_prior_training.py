@@ -7,8 +7,6 @@ slow test in tests/models/test_example_plugin.py and .ci/run really pip-install 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,19 +17,6 @@ from vaetk.registry import registry
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "plugins" / "example"
-FAKE_DIST = Path(__file__).parents[1] / "fixtures" / "example_dist"
-
-
-@pytest.fixture
-def example_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.syspath_prepend(str(FAKE_DIST))
-    monkeypatch.syspath_prepend(str(EXAMPLE / "src"))
-    registry.priors.refresh()
-    yield
-    monkeypatch.undo()
-    for name in [m for m in sys.modules if m.startswith("vaetk_example_mog")]:
-        del sys.modules[name]
-    registry.priors.refresh()
 
 
 def test_example_prior_is_not_part_of_vaetk() -> None:
