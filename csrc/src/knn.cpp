@@ -27,9 +27,12 @@ constexpr index_t kQueryChunk = 256;  // most queries per parallel work item (sh
 // Queries per work item: small enough that every thread gets work on small inputs. Each query is independent,
 // so the chunking never changes results.
 // Below this many queries one thread does the work: waking a thread team costs more than it saves (and on a busy
-// machine a sleeping team can cost milliseconds). Results are the same either way.
-constexpr index_t kMinParallelQueries = 16384;
-inline int threads_for(index_t n_queries, int n_threads) { return n_queries < kMinParallelQueries ? 1 : n_threads; }
+// machine a sleeping team can cost milliseconds). A query's cost grows steeply with the dimension, so the
+// threshold is on queries * d^2 (4096 queries at d = 2, about 160 at d = 10). Results are the same either way.
+constexpr index_t kMinParallelWork = 4096 * 4;
+inline int threads_for(index_t n_queries, index_t d, int n_threads) {
+  return n_queries * d * d < kMinParallelWork ? 1 : n_threads;
+}
 
 inline index_t query_chunk(index_t n, int n_threads) {
   return std::clamp<index_t>(n / (8 * std::max(n_threads, 1)), 16, kQueryChunk);
@@ -271,7 +274,7 @@ void knn_distances(const double* ref, index_t n_ref, const double* query, index_
                    bool self, KnnAlgorithm algorithm, int n_threads, double* out_dist) {
   check_sizes("knn_distances", n_ref, n_query, d, k, self);
   const NeighbourIndex index(ref, n_ref, d, algorithm);
-  n_threads = threads_for(n_query, n_threads);
+  n_threads = threads_for(n_query, d, n_threads);
   const index_t chunk = query_chunk(n_query, n_threads);
   const index_t chunks = (n_query + chunk - 1) / chunk;
   // Self search on a tree: visit queries in tree order (neighbouring queries share cache lines).
@@ -303,7 +306,7 @@ void knn_radius_counts(const double* ref, index_t n_ref, const double* query, in
                        index_t* out_count, double* out_max_dist) {
   check_sizes("knn_radius_counts", n_ref, n_query, d, 1, self && n_ref > 1);
   const NeighbourIndex index(ref, n_ref, d, algorithm);
-  parallel_for(n_query, threads_for(n_query, n_threads), [&](index_t i) {
+  parallel_for(n_query, threads_for(n_query, d, n_threads), [&](index_t i) {
     if (!(radius[i] >= 0.0)) fail("knn_radius_counts: radius must be >= 0 (row " + std::to_string(i) + ")");
     double m2 = 0.0;
     index.radius_one(query + i * d, radius[i] * radius[i], self ? i : -1, out_count + i, &m2);
@@ -318,7 +321,7 @@ void wkv_terms(const double* x, index_t n, const double* y, index_t m, index_t d
   check_sizes("wkv_terms (x in y)", m, n, d, k, false);
   // the two structures are independent: build them concurrently when threads are allowed
   std::unique_ptr<NeighbourIndex> built[2];
-  parallel_for_dynamic(2, threads_for(n + m, n_threads), [&](index_t which) {
+  parallel_for_dynamic(2, threads_for(n + m, d, n_threads), [&](index_t which) {
     built[which] = which == 0 ? std::make_unique<NeighbourIndex>(x, n, d, algorithm)
                               : std::make_unique<NeighbourIndex>(y, m, d, algorithm);
   });
@@ -329,7 +332,7 @@ void wkv_terms(const double* x, index_t n, const double* y, index_t m, index_t d
     order = xi.order();
   else
     std::iota(order.begin(), order.end(), index_t{0});
-  n_threads = threads_for(n, n_threads);
+  n_threads = threads_for(n, d, n_threads);
   const index_t chunk = query_chunk(n, n_threads);
   const index_t chunks = (n + chunk - 1) / chunk;
   parallel_for_dynamic(chunks, n_threads, [&](index_t c) {
