@@ -46,6 +46,11 @@ _EXPORTS = {
     "detect_over_regularization": "vaetk.training._detector",
     "OverRegularizationWarning": "vaetk.training._detector",
     # runs
+    "train_experiment": "vaetk.training._run",
+    "build_model": "vaetk.training._run",
+    "load_model": "vaetk.training._run",
+    "load_data": "vaetk.training._run",
+    "evaluate_run": "vaetk.training._evaluate",
     "VersionMismatchWarning": "vaetk.training._files",
 }
 
