@@ -33,6 +33,12 @@ training samples, seed 0; the data's constant predictor is at L_REC -8.245)::
         --max-cpu-seconds 250
         -> NOT reached: 10 epochs (216.8 CPU s), L_REC +2.90 -> +2.70
 
+    After dense_vae got ``output_init_scale = 0.01`` (default; quiet machine, end of the session, same command
+    with --max-cpu-seconds 540):
+        -> NOT reached: 27 epochs (~19 CPU s each), L_REC +96.5 (epoch 1), -7.84 (5), -8.24 (9), -8.28 (25):
+           the bad start is gone (at the constant predictor by epoch 9 instead of short of it at epoch 30), but
+           it then sits on the constant-predictor plateau (-8.245) and leaves it only slowly
+
 So with `small` vaetk's default start reaches -9.3 in 27 epochs; the authors' start had not left positive L_REC
 after 131 epochs (>= 4.9x fewer epochs, a lower bound: the authors' run was stopped, not finished). The mean
 offset alone is worth 102 -> 27 epochs. DenseVAE was not run long enough on this CPU to reach the threshold.
