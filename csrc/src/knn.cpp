@@ -133,6 +133,13 @@ index_t KdTree::build(index_t begin, index_t end, index_t leaf_size, std::vector
   return self;
 }
 
+KdTree::Children KdTree::children_by_distance(const Node& node, const double* q) {
+  const double below = q[node.dim] - node.low;   // > 0: q is right of the left child's extent
+  const double above = q[node.dim] - node.high;  // < 0: q is left of the right child's extent
+  if (below + above < 0) return {node.left, node.right, above * above};
+  return {node.right, node.left, below * below};
+}
+
 double KdTree::root_offsets(const double* q, double* off) const {
   double mind2 = 0.0;
   for (index_t j = 0; j < d_; ++j) {
@@ -156,19 +163,7 @@ void KdTree::knn_node(index_t ni, const double* q, double mind2, double* off, in
     }
     return;
   }
-  const double below = q[node.dim] - node.low;   // > 0: q is right of the left child's extent
-  const double above = q[node.dim] - node.high;  // < 0: q is left of the right child's extent
-  index_t near, far;
-  double cut;
-  if (below + above < 0) {
-    near = node.left;
-    far = node.right;
-    cut = above * above;
-  } else {
-    near = node.right;
-    far = node.left;
-    cut = below * below;
-  }
+  const auto [near, far, cut] = KdTree::children_by_distance(node, q);
   knn_node<D>(near, q, mind2, off, k, skip, d2);
   const double saved = off[node.dim];
   const double far_d2 = mind2 - saved + cut;
@@ -211,19 +206,7 @@ void KdTree::radius_node(index_t ni, const double* q, double mind2, double* off,
     }
     return;
   }
-  const double below = q[node.dim] - node.low;
-  const double above = q[node.dim] - node.high;
-  index_t near, far;
-  double cut;
-  if (below + above < 0) {
-    near = node.left;
-    far = node.right;
-    cut = above * above;
-  } else {
-    near = node.right;
-    far = node.left;
-    cut = below * below;
-  }
+  const auto [near, far, cut] = KdTree::children_by_distance(node, q);
   radius_node<D>(near, q, mind2, off, r2, skip, count, max_d2);
   const double saved = off[node.dim];
   const double far_d2 = mind2 - saved + cut;

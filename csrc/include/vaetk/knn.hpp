@@ -60,6 +60,12 @@ class KdTree {
   void radius_node(index_t node, const double* q, double mind2, double* off, double r2, index_t skip,
                    index_t* count, double* max_d2) const;
   double root_offsets(const double* q, double* off) const;
+  // The child on q's side of the split first, then the other, and the squared gap from q to the other's extent.
+  struct Children {
+    index_t near, far;
+    double cut;
+  };
+  static Children children_by_distance(const Node& node, const double* q);
 
   index_t n_, d_;
   std::vector<double> pts_;

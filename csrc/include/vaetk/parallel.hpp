@@ -20,25 +20,39 @@ namespace vaetk {
 bool openmp_enabled();
 int openmp_max_threads();
 
+// Exceptions cannot leave an OpenMP region: each iteration runs through run(), which keeps the first exception
+// thrown by any thread; rethrow() raises it after the region.
+class FirstError {
+ public:
+  template <class Body>
+  void run(Body& body, index_t i) {
+    try {
+      body(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+  }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::exception_ptr error_ = nullptr;
+  std::mutex mutex_;
+};
+
 // Run body(i) for i in [0, n) on n_threads threads with a static schedule. Each index is processed by exactly one
 // thread and iterations must not share mutable state, so results are identical for any thread count.
 template <class Body>
 void parallel_for(index_t n, int n_threads, Body&& body) {
-  std::exception_ptr first_error = nullptr;
-  std::mutex error_mutex;
+  FirstError error;
   if (n_threads < 1) n_threads = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1 && n > 1)
 #endif
-  for (index_t i = 0; i < n; ++i) {
-    try {
-      body(i);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!first_error) first_error = std::current_exception();
-    }
-  }
-  if (first_error) std::rethrow_exception(first_error);
+  for (index_t i = 0; i < n; ++i) error.run(body, i);
+  error.rethrow();
 }
 
 // As parallel_for, but iterations are handed out one at a time as threads become free, so a thread that the OS
@@ -46,21 +60,13 @@ void parallel_for(index_t n, int n_threads, Body&& body) {
 // items (e.g. chunks of queries), whose results cannot depend on which thread ran them.
 template <class Body>
 void parallel_for_dynamic(index_t n, int n_threads, Body&& body) {
-  std::exception_ptr first_error = nullptr;
-  std::mutex error_mutex;
+  FirstError error;
   if (n_threads < 1) n_threads = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_threads > 1 && n > 1)
 #endif
-  for (index_t i = 0; i < n; ++i) {
-    try {
-      body(i);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!first_error) first_error = std::current_exception();
-    }
-  }
-  if (first_error) std::rethrow_exception(first_error);
+  for (index_t i = 0; i < n; ++i) error.run(body, i);
+  error.rethrow();
 }
 
 }  // namespace vaetk
