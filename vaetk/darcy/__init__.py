@@ -9,8 +9,7 @@ Names are imported lazily from their submodules so that ``import vaetk.darcy`` s
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vaetk._lazy import lazy_exports
 
 _EXPORTS = {
     # KLE permeability
@@ -29,17 +28,4 @@ _EXPORTS = {
     "DarcyDataset": "vaetk.darcy._dataset",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vaetk.darcy' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -10,25 +10,12 @@ are imported on first attribute access, and the metric plugins only through the 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vaetk._lazy import lazy_exports
 
-__all__ = ["Metric", "MetricResult", "evaluate_metric", "knn_distances", "knn_kl_divergence"]
-
-_LAZY = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "Metric": "vaetk.metrics.base",
     "MetricResult": "vaetk.metrics.evaluate",
     "evaluate_metric": "vaetk.metrics.evaluate",
     "knn_distances": "vaetk.metrics.knn",
     "knn_kl_divergence": "vaetk.metrics.knn",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'vaetk.metrics' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+})

@@ -11,18 +11,9 @@ found through the registry::
 
 from __future__ import annotations
 
-from typing import Any
+from vaetk._lazy import lazy_exports
 
-__all__ = ["Architecture", "Prior"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "Architecture":
-        from vaetk.models.architectures import Architecture
-
-        return Architecture
-    if name == "Prior":
-        from vaetk.models.priors import Prior
-
-        return Prior
-    raise AttributeError(f"module 'vaetk.models' has no attribute {name!r}")
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "Architecture": "vaetk.models.architectures",
+    "Prior": "vaetk.models.priors",
+})
