@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vaetk._atomic import atomic_write_json
 from vaetk.errors import ConfigError
 from vaetk.sweeps._grid import Trial, expand_trials
 from vaetk.sweeps._worker import CONFIG_FILE, ERROR_FILE, RESULT_FILE, resolve_trial
@@ -102,11 +103,6 @@ def trial_ref(trial: str | Callable[..., Any]) -> str:
         raise ConfigError(f"trial {trial!r}: importing {ref!r} gives a different object; pass the reference.")
     return ref
 
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def _read_outcome(run_dir: Path) -> TrialOutcome | None:
@@ -277,7 +273,7 @@ def run_sweep(
     previous = _check_same_sweep(root / MANIFEST, manifest)
     known = {t["trial_id"] for t in manifest["trials"]}
     manifest["trials"] += [t for t in previous if t["trial_id"] not in known]  # a re-run may use fewer seeds
-    _write_json(root / MANIFEST, manifest)
+    atomic_write_json(root / MANIFEST, manifest)
 
     outcomes: dict[str, TrialOutcome] = {}
     todo: list[Trial] = []
@@ -290,7 +286,7 @@ def run_sweep(
         record.mkdir(parents=True, exist_ok=True)
         (root / "trials" / t.trial_id).mkdir(exist_ok=True)
         (record / OUTCOME_FILE).unlink(missing_ok=True)
-        _write_json(record / CONFIG_FILE, t.config)
+        atomic_write_json(record / CONFIG_FILE, t.config)
         todo.append(t)
 
     if todo:
@@ -311,7 +307,7 @@ def run_sweep(
                 futures[fut] = t
             for record in _as_completed(futures, executor, progress, len(todo)):
                 outcome = TrialOutcome(**record)
-                _write_json(root / "records" / outcome.trial_id / OUTCOME_FILE, outcome.to_json())
+                atomic_write_json(root / "records" / outcome.trial_id / OUTCOME_FILE, outcome.to_json())
                 outcomes[outcome.trial_id] = outcome
         finally:
             close()

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from vaetk._atomic import atomic_write_json
 from vaetk.errors import ConfigError
 
 CONFIG_FILE = "trial_config.json"
@@ -64,11 +65,6 @@ def plain_result(result: Any, ref: str) -> dict[str, Any]:
     return out
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
 
 def _die_with_parent(parent: int) -> None:
     """Linux: have the kernel send SIGTERM to this trial when the sweep process dies (no orphaned trials)."""
@@ -100,12 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         func = resolve_trial(args.trial)
         result = plain_result(func(config, args.run_dir), args.trial)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then reported by exit status
-        _write_json(rec / ERROR_FILE, {
+        atomic_write_json(rec / ERROR_FILE, {
             "type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc(),
         })
         traceback.print_exc()
         return 130 if isinstance(exc, KeyboardInterrupt) else 1
-    _write_json(rec / RESULT_FILE, result)
+    atomic_write_json(rec / RESULT_FILE, result)
     return 0
 
 

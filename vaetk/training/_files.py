@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from vaetk._atomic import atomic_write_bytes, atomic_write_text, temporary_path
 from vaetk.errors import DataError, VaetkWarning
 
 __all__ = [
@@ -57,29 +58,10 @@ class VersionMismatchWarning(VaetkWarning):
     """A model or checkpoint was written with other versions of vaetk or of a plugin's distribution."""
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, os.replace)."""
-    path = Path(path)
-    tmp = _tmp(path)
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
     """``torch.save`` to ``path`` atomically."""
     path = Path(path)
-    tmp = _tmp(path)
+    tmp = temporary_path(path)
     with open(tmp, "wb") as fh:
         torch.save(obj, fh)
         fh.flush()
