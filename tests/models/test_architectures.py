@@ -173,3 +173,53 @@ def test_small_trains_in_seconds_and_beats_the_constant_predictor() -> None:
     # The mean alone explains most of the variance (the log-variance lags behind: Adam moves it by ~lr a step).
     explained = 1 - float(((test - mean) ** 2).mean() / ((test - train.mean(0)) ** 2).mean())
     assert explained > 0.8, (explained, float(rec), float(const))
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("arch", ["small", "dense_vae"])
+def test_standardized_training_does_not_depend_on_the_data_units(arch: str) -> None:
+    """With init_standardization the network works in standardised units: data 3 + x / 20 (smaller spread,
+    larger mean) trains exactly like x itself: twenty Adam steps from the same seed give the same encoder means
+    (in float64, so that the affine map itself loses no digits; b is kept large enough that no pixel's variance
+    reaches init_decoder_logvar's floor)."""
+    plugin = registry.architectures.get(arch)
+    config = plugin.example_config()
+    g = torch.Generator().manual_seed(0)
+    data = _toy_fields(64, 17, g).double()
+    means = []
+    for x in (data, 3.0 + data / 20):
+        torch.manual_seed(0)
+        model = plugin(config, input_shape=(3, 17, 17), latent_dim=2).double()
+        std = x.var(0, unbiased=False).mean((1, 2)).sqrt()
+        model.init_standardization(x.mean(0), std)
+        model.init_decoder_mean(x.mean(0))
+        model.init_decoder_logvar(x.var(0, unbiased=False).mean(0))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        noise = torch.Generator().manual_seed(1)
+        for _ in range(20):
+            mu, logvar = model.encode(x)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=noise, dtype=mu.dtype)
+            mean, dec_logvar = model.decode(z)
+            nll = -diag_gaussian_log_prob(x.flatten(1), mean.flatten(1), dec_logvar.expand_as(mean).flatten(1))
+            loss = (nll / x[0].numel() + kl_to_standard_normal(mu, logvar)).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            means.append(model.encode(x)[0])
+    torch.testing.assert_close(means[1], means[0], rtol=1e-6, atol=1e-8)
+
+
+def test_weights_saved_before_standardization_load_unstandardized() -> None:
+    """A state_dict without the standardisation buffers (written by an earlier vaetk) loads, and the model
+    then computes what it computed before: identity standardisation."""
+    torch.manual_seed(0)
+    model = Small(Small.Config(), input_shape=(3, 9, 9), latent_dim=2)
+    old = {k: v for k, v in model.state_dict().items() if k not in ("input_offset", "data_scale")}
+    other = Small(Small.Config(), input_shape=(3, 9, 9), latent_dim=2)
+    other.init_standardization(torch.ones(3, 9, 9), torch.full((3,), 2.0))
+    other.load_state_dict(old)
+    x = torch.randn(4, 3, 9, 9)
+    assert torch.equal(other.encode(x)[0], model.encode(x)[0])
+    assert torch.equal(other.data_scale, torch.ones(3, 1, 1)) and not other.input_offset.any()

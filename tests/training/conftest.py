@@ -23,13 +23,16 @@ class TinyArchitecture(nn.Module):
         self.dec = nn.Sequential(nn.Linear(latent_dim, hidden), nn.Tanh(), nn.Linear(hidden, size))
         self.decoder_logvar = nn.Parameter(torch.zeros(self.input_shape[1:]))
         self.register_buffer("decoder_offset", torch.zeros(self.input_shape))
+        self.register_buffer("input_offset", torch.zeros(self.input_shape))
+        self.register_buffer("data_scale", torch.ones(self.input_shape[0], 1, 1))
 
     def encode(self, x):
-        h = self.body(x)
+        h = self.body((x - self.input_offset) / self.data_scale)
         return self.mu(h), self.logvar(h)
 
     def decode(self, z):
-        return self.dec(z).view(-1, *self.input_shape) + self.decoder_offset, self.decoder_logvar[None, None]
+        mean = self.dec(z).view(-1, *self.input_shape) * self.data_scale + self.decoder_offset
+        return mean, self.decoder_logvar[None, None]
 
     def init_decoder_logvar(self, data_variance):
         with torch.no_grad():
@@ -38,6 +41,11 @@ class TinyArchitecture(nn.Module):
     def init_decoder_mean(self, data_mean):
         with torch.no_grad():
             self.decoder_offset.copy_(data_mean)
+
+    def init_standardization(self, data_mean, channel_scale):
+        with torch.no_grad():
+            self.input_offset.copy_(data_mean)
+            self.data_scale.copy_(channel_scale.view(-1, 1, 1))
 
 
 class ExactNormalPrior(nn.Module):

@@ -47,6 +47,12 @@ class Architecture(Plugin, torch.nn.Module):
         A fixed offset added to the decoder mean (initially 0; saved in the state_dict). Setting it to the data
         mean with :meth:`init_decoder_mean` lets the network learn only the deviations from the mean field,
         which matters for unnormalised data whose spread is small against its mean (the Darcy fields).
+    input_offset : Tensor buffer, shape (C, H, W), and data_scale : Tensor buffer, shape (C, 1, 1)
+        The fixed standardisation set by :meth:`init_standardization` (initially 0 and 1, i.e. none): the
+        network sees (x - input_offset) / data_scale and its raw decoder output is multiplied by data_scale.
+
+    Subclasses start ``encode`` with ``x = self.prepare_input(x)`` and end ``decode`` with ``return
+    self.decoder_outputs(raw_mean)``; the contract checks in :mod:`vaetk.testing` verify both.
     """
 
     plugin_group: ClassVar[str] = "architectures"
@@ -66,6 +72,8 @@ class Architecture(Plugin, torch.nn.Module):
         self.latent_dim = latent_dim
         self.decoder_logvar = torch.nn.Parameter(torch.zeros(self.input_shape[1:]))
         self.register_buffer("decoder_offset", torch.zeros(self.input_shape))
+        self.register_buffer("input_offset", torch.zeros(self.input_shape))
+        self.register_buffer("data_scale", torch.ones(self.input_shape[0], 1, 1))
 
     @classmethod
     def owner(cls) -> str:
@@ -123,12 +131,55 @@ class Architecture(Plugin, torch.nn.Module):
         with torch.no_grad():
             self.decoder_offset.copy_(data_mean.to(self.decoder_offset.dtype))
 
+    def init_standardization(self, data_mean: Tensor, channel_scale: Tensor) -> None:
+        """Let the network work in standardised units: it sees (x - data_mean) / channel_scale, and its raw
+        decoder output is multiplied by ``channel_scale`` (then ``decoder_offset`` is added).
+
+        An affine change of the first and last layers, so the model family and the loss (in data units) are
+        unchanged; what changes is that training no longer depends on the data's units or on how small its
+        spread is against its mean (the shifted-Gaussian Darcy fields vary by about 1% of their mean).
+
+        Parameters
+        ----------
+        data_mean : Tensor, shape (C, H, W)
+            Per-pixel mean of the training data.
+        channel_scale : Tensor, shape (C,)
+            Positive per-channel scale, e.g. the standard deviation of the data around ``data_mean``.
+        """
+        data_mean, channel_scale = torch.as_tensor(data_mean), torch.as_tensor(channel_scale)
+        where = f"{self.owner()}.init_standardization"
+        if tuple(data_mean.shape) != tuple(self.input_offset.shape):
+            raise DataError(f"{where}: data_mean must have shape (C, H, W) = {tuple(self.input_offset.shape)}, "
+                            f"got {tuple(data_mean.shape)}.")
+        if tuple(channel_scale.shape) != (self.input_shape[0],):
+            raise DataError(f"{where}: channel_scale must have shape (C,) = ({self.input_shape[0]},), got "
+                            f"{tuple(channel_scale.shape)}.")
+        if not bool(torch.isfinite(data_mean).all()):
+            raise DataError(f"{where}: data_mean must be finite.")
+        if not bool(torch.isfinite(channel_scale).all()) or bool((channel_scale <= 0).any()):
+            raise DataError(f"{where}: channel_scale must be finite and > 0, got {channel_scale.tolist()}.")
+        with torch.no_grad():
+            self.input_offset.copy_(data_mean.to(self.input_offset.dtype))
+            self.data_scale.copy_(channel_scale.to(self.data_scale.dtype).view(-1, 1, 1))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # Weights saved before the standardisation buffers existed load as unstandardised models.
+        state_dict.setdefault(prefix + "input_offset", torch.zeros_like(self.input_offset))
+        state_dict.setdefault(prefix + "data_scale", torch.ones_like(self.data_scale))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # -- helpers for subclasses -------------------------------------------------------------------------------
+    def prepare_input(self, x: Tensor) -> Tensor:
+        """Check x (see :meth:`check_input`) and return it standardised: (x - input_offset) / data_scale.
+        Architectures start ``encode`` with ``x = self.prepare_input(x)``."""
+        self.check_input(x)
+        return (x - self.input_offset.to(x.dtype)) / self.data_scale.to(x.dtype)
+
     def decoder_outputs(self, mean: Tensor) -> tuple[Tensor, Tensor]:
-        """What ``decode`` returns, from the network's raw output (B, C, H, W): (mean + decoder_offset,
-        decoder log-variance as (1, 1, H, W)). Architectures end ``decode`` with ``return
-        self.decoder_outputs(raw)`` so that both initialisations take effect."""
-        return mean + self.decoder_offset.to(mean.dtype), self.decoder_logvar_4d()
+        """What ``decode`` returns, from the network's raw output (B, C, H, W): (mean * data_scale +
+        decoder_offset, decoder log-variance as (1, 1, H, W)). Architectures end ``decode`` with ``return
+        self.decoder_outputs(raw)`` so that the standardisation and both initialisations take effect."""
+        return mean * self.data_scale.to(mean.dtype) + self.decoder_offset.to(mean.dtype), self.decoder_logvar_4d()
 
     def decoder_logvar_4d(self) -> Tensor:
         """The decoder log-variance as (1, 1, H, W), broadcastable to the decoder mean."""

@@ -184,6 +184,36 @@ def check_init_decoder_mean(plugin: type) -> None:
     raise AssertionError("init_decoder_mean with a wrongly shaped mean must raise DataError")
 
 
+def check_standardization(plugin: type) -> None:
+    """Standardising with (m, s) and feeding m + s * x must give the encoder outputs of x unstandardised, and
+    the decoder mean must become s * raw + decoder_offset (start encode with ``x = self.prepare_input(x)`` and
+    end decode with ``return self.decoder_outputs(raw_mean)``)."""
+    plain, scaled = _build(plugin, seed=5), _build(plugin, seed=5)
+    plain.eval()
+    scaled.eval()
+    gen = torch.Generator().manual_seed(6)
+    mean = torch.randn(*SHAPE, generator=gen)
+    scale = torch.rand(SHAPE[0], generator=gen) + 0.5
+    scaled.init_standardization(mean, scale)
+    x, z = _data(), _latent()
+    with torch.no_grad():
+        for label, a, b in zip(("mu", "logvar"), plain.encode(x), scaled.encode(mean + scale.view(-1, 1, 1) * x),
+                               strict=True):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4, msg=f"encode {label} must see the data "
+                                       "standardised: start encode with `x = self.prepare_input(x)`")
+        (raw, _), (out, _) = plain.decode(z), scaled.decode(z)
+    torch.testing.assert_close(out, raw * scale.view(-1, 1, 1), rtol=1e-5, atol=1e-5,
+                               msg="init_standardization(m, s) must scale the raw decoder mean by s (end decode "
+                                   "with `return self.decoder_outputs(raw_mean)`)")
+    for bad_mean, bad_scale in ((torch.zeros(SHAPE[0] + 1, *SHAPE[1:]), scale), (mean, -scale)):
+        try:
+            scaled.init_standardization(bad_mean, bad_scale)
+        except DataError:
+            continue
+        raise AssertionError("init_standardization with a wrongly shaped mean or a non-positive scale must raise "
+                             "DataError")
+
+
 CHECKS: list[Check] = [
     Check("config_defaults_valid", check_config_defaults_valid),
     Check("bad_arguments_are_config_errors", check_bad_arguments_are_config_errors),
@@ -195,4 +225,5 @@ CHECKS: list[Check] = [
     Check("state_dict_round_trip", check_state_dict_round_trip),
     Check("init_decoder_logvar", check_init_decoder_logvar),
     Check("init_decoder_mean", check_init_decoder_mean),
+    Check("standardization", check_standardization),
 ]

@@ -84,6 +84,12 @@ class ModelConfig:
         mean), so the network learns only deviations from the mean field. The Darcy fields vary little against
         their mean; without the offset the decoder first has to learn the mean itself and reaches a given L_REC
         later. Stored in the weights (a buffer), so a trained model reloads with it.
+    standardize : bool
+        Let the network work in standardised units (:meth:`Architecture.init_standardization`): the encoder
+        sees (x - mean) / s and the decoder's raw output is multiplied by s, with the per-pixel training mean and
+        s the per-channel standard deviation around it. The same model family and loss units; without it, data
+        whose spread is small against its mean (the shifted-Gaussian fields vary by about 1%) trains no better
+        than the constant predictor (REPRODUCTION.md, section 5.2). Stored in the weights (buffers).
     """
 
     latent_dim: int = 2
@@ -91,6 +97,7 @@ class ModelConfig:
     prior: dict[str, Any] = field(default_factory=lambda: {"name": "standard_normal"})
     init_decoder_logvar: bool = True
     init_decoder_mean: bool = True
+    standardize: bool = True
 
     def __post_init__(self) -> None:
         if self.latent_dim < 1:

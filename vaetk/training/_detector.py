@@ -41,12 +41,16 @@ class ConstantPredictor:
         Its average reconstruction NLL in nats per sample (summed over channels and pixels).
     rec_per_pixel : float
         The same divided by H * W (the authors' units; the paper reports about -8.15 for its data).
+    channel_std : Tensor of shape (C,)
+        Per-channel standard deviation around the per-pixel mean (root of the pixel-averaged variance); the
+        scale of :meth:`Architecture.init_standardization`. Channels that never vary get 1.
     """
 
     mean: Tensor
     variance: Tensor
     rec_elbo: float
     rec_per_pixel: float
+    channel_std: Tensor
 
 
 def constant_predictor(x: Tensor, *, min_variance: float = 1e-12) -> ConstantPredictor:
@@ -58,13 +62,16 @@ def constant_predictor(x: Tensor, *, min_variance: float = 1e-12) -> ConstantPre
         raise DataError(f"constant_predictor needs data of shape (N >= 2, C, H, W), got {tuple(x.shape)}.")
     xd = x.detach().to(torch.float64)
     mean = xd.mean(0)
-    variance = xd.var(0, unbiased=False).mean(0).clamp_min(min_variance)
+    pixel_variance = xd.var(0, unbiased=False)  # (C, H, W)
+    variance = pixel_variance.mean(0).clamp_min(min_variance)
+    channel_std = pixel_variance.mean((1, 2)).sqrt()
+    channel_std = torch.where(channel_std > 0, channel_std, torch.ones_like(channel_std))
     c, h, w = x.shape[1:]
     # NLL = 0.5 sum_{c,h,w} [log v + (x - m)^2 / v + log 2 pi]; averaged over samples (x - m)^2 -> per-channel
     # variance, whose channel mean is v, so the quadratic term is C per pixel.
     residual = (xd - mean).pow(2).mean(0).sum(0) / variance  # (H, W): sum over channels of var_c / v = C
     rec = 0.5 * float((c * torch.log(variance) + residual + c * _LOG_2PI).sum())
-    return ConstantPredictor(mean.to(x.dtype), variance.to(x.dtype), rec, rec / (h * w))
+    return ConstantPredictor(mean.to(x.dtype), variance.to(x.dtype), rec, rec / (h * w), channel_std.to(x.dtype))
 
 
 def detect_over_regularization(rec_per_pixel: float, reg_per_pixel: float, baseline: ConstantPredictor, *,

@@ -264,6 +264,8 @@ class Trainer:
                     self.model.architecture.init_decoder_logvar(self.baseline.variance)
                 if self.config.model.init_decoder_mean:
                     self.model.architecture.init_decoder_mean(self.baseline.mean)
+                if self.config.model.standardize:
+                    self.model.architecture.init_standardization(self.baseline.mean, self.baseline.channel_std)
                 if tc.sanity_check:
                     self.sanity_check()
             bar = None

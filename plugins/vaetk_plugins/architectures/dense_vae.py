@@ -211,7 +211,7 @@ class DenseVAE(Architecture):
         return sizes
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x)
+        x = self.prepare_input(x)
         return self.mu_encoder(x), self.logvar_encoder(x)
 
     def decode(self, z: Tensor) -> tuple[Tensor, Tensor]:

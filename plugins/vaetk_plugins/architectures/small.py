@@ -74,7 +74,7 @@ class SmallVAE(Architecture):
         self.output_conv = nn.Conv2d(chans[0], c_in, 3, padding=1)
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x)
+        x = self.prepare_input(x)
         features = self.encoder(x)
         return self.mu_head(features), self.logvar_head(features)
 
