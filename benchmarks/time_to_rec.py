@@ -3,8 +3,10 @@
 Compares starting points of the decoder, everything else equal (Adam lr 5e-4, batch 64, reconstruction-only
 phase, i.e. the KL left out, as in the authors' first 4000 epochs; seed 0; one torch thread):
 
-- ``vaetk``: vaetk's defaults, decoder mean offset = the training-data mean and decoder log-variance = log of
-  the per-pixel data variance (``model.init_decoder_mean = init_decoder_logvar = true``);
+- ``vaetk``: vaetk's defaults, decoder mean offset = the training-data mean, decoder log-variance = log of
+  the per-pixel data variance, and the data standardised inside the model (``model.init_decoder_mean =
+  init_decoder_logvar = standardize = true``);
+- ``unstandardized``: the same without ``standardize`` (vaetk's default before it existed);
 - ``logvar``: only the log-variance initialised from the data (vaetk's default before the mean offset);
 - ``authors``: the authors' start, log-variance 0 and no mean offset.
 
@@ -56,10 +58,11 @@ from vaetk.training import parse_experiment
 from vaetk.training._run import build_model, load_data
 from vaetk.training._trainer import Trainer
 
-STARTS = {  # (init_decoder_mean, init_decoder_logvar)
-    "vaetk": (True, True),
-    "logvar": (False, True),
-    "authors": (False, False),
+STARTS = {  # (init_decoder_mean, init_decoder_logvar, standardize)
+    "vaetk": (True, True, True),
+    "unstandardized": (True, True, False),
+    "logvar": (False, True, False),
+    "authors": (False, False, False),
 }
 
 
@@ -81,11 +84,11 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=-9.3)
     parser.add_argument("--stop-when-reached", action="store_true", help="stop at the first epoch below threshold")
     args = parser.parse_args()
-    init_mean, init_logvar = STARTS[args.start]
+    init_mean, init_logvar, standardize = STARTS[args.start]
     config = parse_experiment({
         "data": {"path": args.store, "n_train": args.n_train},
         "model": {"architecture": {"name": args.architecture}, "init_decoder_mean": init_mean,
-                  "init_decoder_logvar": init_logvar},
+                  "init_decoder_logvar": init_logvar, "standardize": standardize},
         "training": {"epochs": args.epochs, "batch_size": 64, "lr": 5e-4, "eval_every": 10**6, "n_threads": 1,
                      "device": "cpu"},
         "schedule": {"kind": "klushyn", "reconstruction_epochs": 4000},

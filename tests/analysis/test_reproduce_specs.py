@@ -24,7 +24,7 @@ def test_spec_resolves_to_valid_experiments(section, scale):
             config = parse_experiment(trial.config)
             assert config.training.seed == trial.seed
             if scale == "cpu":
-                assert config.model.architecture["name"] == "small" and config.training.epochs <= 100
+                assert config.model.architecture["name"] == "small" and config.training.epochs <= 200
     if section == "6":
         assert spec.plot_key in spec.studies[0].grid and "semi_supervised.label_seed" in spec.seed_keys
 

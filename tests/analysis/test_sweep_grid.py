@@ -11,6 +11,8 @@ from vaetk.sweeps import apply_overrides, expand_trials, parse_set_options, sett
 def test_parse_set_options_reads_toml_values_and_bare_words():
     got = parse_set_options(["loss.beta=[0.1, 1]", "prior.name=hierarchical", "lr=5e-4", "bn=true", 's="a b"'])
     assert got == {"loss.beta": [0.1, 1], "prior.name": "hierarchical", "lr": 5e-4, "bn": True, "s": "a b"}
+    paths = parse_set_options(["data.path=/runs/data/mix-cpu.zarr", "a=mix33.zarr", "b=../x/y.h5", "c=~/d"])
+    assert paths == {"data.path": "/runs/data/mix-cpu.zarr", "a": "mix33.zarr", "b": "../x/y.h5", "c": "~/d"}
 
 
 @pytest.mark.parametrize("bad, fragment", [

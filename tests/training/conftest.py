@@ -27,7 +27,9 @@ class TinyArchitecture(nn.Module):
         self.register_buffer("data_scale", torch.ones(self.input_shape[0], 1, 1))
 
     def encode(self, x):
-        h = self.body((x - self.input_offset) / self.data_scale)
+        # Flattened first, so a same-size input of the wrong shape reaches the VAE's own shape checks.
+        scale = self.data_scale.expand(self.input_shape).flatten()
+        h = self.body((x.flatten(1) - self.input_offset.flatten()) / scale)
         return self.mu(h), self.logvar(h)
 
     def decode(self, z):

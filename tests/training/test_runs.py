@@ -32,6 +32,9 @@ lr = 3e-3
 checkpoint_every = 2
 device = "cpu"
 n_threads = 1
+# A 4-epoch model of standardised data is still at its start, the constant predictor; these tests are about run
+# directories, the detector has its own.
+detector_reg_tol = 1e-6
 [schedule]
 kind = "klushyn"
 reconstruction_epochs = 2

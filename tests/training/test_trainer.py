@@ -198,6 +198,26 @@ def test_non_finite_loss_stops_with_epoch_step_and_term(darcy_data, doubles):
         Trainer(config, model, xtr, ttr).fit()
 
 
+def test_non_finite_loss_from_a_collapsed_posterior_names_the_cause(darcy_data, doubles):
+    """A posterior standard deviation below float32's range (what a long reconstruction-only phase can leave)
+    makes the hierarchical prior's sampled entropy 0 * inf; the error says so and what to change."""
+    xtr, ttr, _, _ = darcy_data
+    from vaetk.models.vae import VAE
+    from vaetk.registry import registry
+
+    class Collapsed(doubles.TinyArchitecture):
+        def encode(self, x):
+            mu, logvar = super().encode(x)
+            return mu, logvar * 0 - 200.0
+
+    hierarchical = registry.priors.get("hierarchical")
+    model = VAE(Collapsed(input_shape=(3, 17, 17), latent_dim=2),
+                hierarchical(hierarchical.Config(), latent_dim=2)).float()
+    config = experiment({"epochs": 1, "sanity_check": False}, {"kind": "constant", "value": 1.0})
+    with pytest.raises(ComponentError, match=r"encoder log-variance reached -200 .*entropy = \"analytic\""):
+        Trainer(config, model, xtr.float(), ttr).fit()
+
+
 def test_bad_inputs_to_the_trainer(darcy_data, doubles):
     xtr, ttr, _, _ = darcy_data
     with pytest.raises(DataError, match=r"n_labels = 100 is larger than the training set \(64 samples\)"):

@@ -43,15 +43,16 @@ class Trial:
 
 
 def _parse_value(text: str, where: str) -> Any:
-    """A TOML value (``1e-3``, ``[1, 8, 32]``, ``true``, ``"name"``); bare words are taken as strings."""
+    """A TOML value (``1e-3``, ``[1, 8, 32]``, ``true``, ``"name"``); bare words and paths are taken as
+    strings."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
-        if re.fullmatch(r"[A-Za-z_][\w.\-]*", text):
+        if re.fullmatch(r"[\w.~/+\-]+", text):
             return text
         raise ConfigError(
             f"{where}: cannot read {text!r} as a TOML value; write numbers as 1e-3, lists as [1, 8, 32], "
-            f"strings as plain words or in double quotes."
+            f"strings as plain words or paths, or in double quotes."
         ) from None
 
 

@@ -54,6 +54,8 @@ def derive_seed(*keys: int) -> int:
 
 # Stream keys of the derived seeds (never reuse one for another purpose).
 _WEIGHTS, _NOISE, _GLOBAL, _BATCHES, _EVAL = 1, 2, 3, 4, 5
+# Below this encoder log-variance exp(-logvar) overflows float32 (about exp(88.7)).
+_LOGVAR_UNREPRESENTABLE = -85.0
 
 
 def resolve_device(device: str) -> torch.device:
@@ -306,6 +308,19 @@ class Trainer:
             batches.pop()
         return batches
 
+    def _non_finite_hint(self, x: Tensor) -> str:
+        """The likely cause of a non-finite loss on batch x, for the error message."""
+        with torch.no_grad():
+            floor = float(self.model.encode(x)[1].min())
+        if floor < _LOGVAR_UNREPRESENTABLE:
+            return (f"The encoder log-variance reached {floor:.0f} (posterior standard deviation "
+                    f"exp({floor / 2:.0f})), beyond what float32 can hold, so sample-based regularisation terms "
+                    "become 0 * inf. Nothing bounds the posterior variance in a long reconstruction-only phase: "
+                    "shorten schedule.reconstruction_epochs, or use an analytic regulariser (for the hierarchical "
+                    "prior, entropy = \"analytic\").")
+        return ("Lower the learning rate, check the data for NaN/inf, or keep the decoder log-variance initialised "
+                "from the data (model.init_decoder_logvar = true).")
+
     def _run_epoch(self, epoch: int) -> dict[str, float]:
         tc = self.config.training
         ss = self.config.semi_supervised
@@ -331,8 +346,7 @@ class Trainer:
                 raise ComponentError(
                     f"Non-finite loss at epoch {epoch + 1}, step {step + 1} (of {self.steps_per_epoch}): "
                     f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not finite (beta = {beta:.3g}, "
-                    f"lr = {lr:.3g}). Lower the learning rate, check the data for NaN/inf, or keep the decoder "
-                    "log-variance initialised from the data (model.init_decoder_logvar = true)."
+                    f"lr = {lr:.3g}). {self._non_finite_hint(self.train_x[idx])}"
                 )
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
