@@ -39,6 +39,7 @@ def test_default_trial_trains_scores_records_failures_and_resumes(tiny_store, tm
     ok = res.outcomes[0]
     assert ok.result["split"] == "test" and ok.result["epochs"] == 3
     assert isinstance(ok.result["over_regularized"], bool) and 0.5 <= ok.result["sd"] <= 1.0
+    assert ok.result["sd_floor"] == 0.5 and ok.result["sd_active_dims"] == 2.0  # no "sd_sd_floor"
     assert ok.result["loss_per_pixel"] == pytest.approx(ok.result["rec_per_pixel"] + ok.result["reg_per_pixel"])
     assert res.outcomes[0].result["loss_elbo"] != res.outcomes[1].result["loss_elbo"]  # seeds differ
     run = tmp_path / "trials" / ok.trial_id

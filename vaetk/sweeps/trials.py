@@ -9,7 +9,8 @@ reads, taken on the test split when the experiment has one (else on the training
 - ``over_regularized``: the trainer's Theorem 1 detector verdict;
 - one entry per configured metric (``[[evaluation.metrics]]``, e.g. ``sd`` and ``skl``): its headline score on the
   encoder means (BatchNorm in eval mode, as the trainer evaluates) against the generative parameters, plus
-  ``<metric>_<score>`` for its other scores;
+  ``<metric>_<score>`` for its other scores (``sd_active_dims``; a score already named after its metric keeps its
+  name: ``sd_floor``, ``skl_fit``);
 - ``epochs`` and ``seconds``.
 
 A retried trial resumes from the checkpoint its earlier attempt left in ``run_dir``.
@@ -59,6 +60,7 @@ def train_and_evaluate(config: Mapping[str, Any], run_dir: Path) -> dict[str, An
         params = {k: v for k, v in table.items() if k not in ("name", "provider")}
         metric = registry.metrics.get(table["name"], provider=table.get("provider"))
         scored = evaluate_metric(metric, means, factors, config=params or None, seed=experiment.evaluation.seed)
+        name = table["name"]
         for i, (key, value) in enumerate(scored.scores.items()):
-            out[table["name"] if i == 0 else f"{table['name']}_{key}"] = float(value)
+            out[name if i == 0 else key if key.startswith(f"{name}_") else f"{name}_{key}"] = float(value)
     return out
