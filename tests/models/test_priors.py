@@ -14,7 +14,7 @@ from torch.distributions import Normal
 from vaetk.config import parse_config
 from vaetk.errors import ConfigError, DataError
 from vaetk.models.compose import check_compatible
-from vaetk.models.gaussian import diag_gaussian_log_prob, kl_diag_gaussians, kl_to_standard_normal
+from vaetk.models.gaussian import diag_gaussian_log_prob, kl_diag_gaussians, kl_to_standard_normal, sample_log_density
 from vaetk.registry import registry
 
 StandardNormal = registry.priors.get("standard_normal")
@@ -235,3 +235,29 @@ def test_authors_normalizer_gives_the_effective_betas_of_design_md() -> None:
     hierarchical = Hierarchical(Hierarchical.Config(), latent_dim=2)
     assert pixels / plain.authors_normalizer() == 2112.5
     assert pixels / hierarchical.authors_normalizer() == 4225.0
+
+
+def test_sample_log_density_equals_the_gaussian_density_and_survives_a_collapsed_posterior() -> None:
+    """Bit for bit diag_gaussian_log_prob where exp(-logvar) is representable; where it overflows float32 (a
+    posterior collapsed in an unregularised reconstruction phase) the residual's expectation is used, so the
+    hierarchical prior's L_REG and its gradients stay finite instead of 0 * inf."""
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(16, 2, generator=g)
+    logvar = torch.linspace(-80, 3, 32).view(16, 2)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(16, 2, generator=g)
+    assert torch.equal(sample_log_density(z, mu, logvar), diag_gaussian_log_prob(z, mu, logvar))
+
+    collapsed = torch.tensor([[-200.0, 0.5]], requires_grad=True)
+    m = torch.tensor([[0.3, -0.2]])
+    zc = m + torch.exp(0.5 * collapsed) * torch.tensor([[0.7, 1.1]])
+    assert not torch.isfinite(diag_gaussian_log_prob(zc, m, collapsed)).all()
+    expected = -0.5 * (2 * math.log(2 * math.pi) - 200.0 + 1.0 + 0.5 + 1.1**2)
+    value = sample_log_density(zc, m, collapsed).detach()
+    assert float(value) == pytest.approx(expected, rel=1e-6)
+
+    Hierarchical = registry.priors.get("hierarchical")
+    prior = Hierarchical(Hierarchical.Config(), latent_dim=2)
+    reg = prior.regularization(zc, m, collapsed)["total"]
+    reg.sum().backward()
+    assert torch.isfinite(reg).all() and torch.isfinite(collapsed.grad).all()
+    assert float(collapsed.grad[0, 0]) == pytest.approx(-0.5)  # the analytic entropy's pull on logvar

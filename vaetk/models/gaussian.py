@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["LOG_2PI", "diag_gaussian_log_prob", "kl_diag_gaussians", "kl_to_standard_normal"]
+__all__ = ["LOG_2PI", "diag_gaussian_log_prob", "kl_diag_gaussians", "kl_to_standard_normal", "sample_log_density"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -18,6 +18,20 @@ LOG_2PI = math.log(2.0 * math.pi)
 def diag_gaussian_log_prob(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
     """log N(x; mean, diag(exp(logvar))), summed over the last dimension (arguments broadcast)."""
     return -0.5 * (LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar)).sum(-1)
+
+
+def sample_log_density(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log q(z|x) = log N(z; mu, diag(exp(logvar))) of a reparameterised sample z = mu + exp(logvar / 2) * eps.
+
+    Equal to :func:`diag_gaussian_log_prob` (bit for bit) except in coordinates whose exp(-logvar) overflows the
+    dtype (logvar < -88.7 in float32, which an unregularised reconstruction phase can reach): there z - mu has
+    underflowed, the standardised residual eps^2 = (z - mu)^2 exp(-logvar) is 0 * inf, and its expectation 1 is used
+    instead, i.e. the analytic entropy for those coordinates, whose gradient pushes logvar back up.
+    """
+    unrepresentable = logvar < -math.log(torch.finfo(logvar.dtype).max)
+    safe_logvar = torch.where(unrepresentable, torch.zeros_like(logvar), logvar)
+    residual = torch.where(unrepresentable, torch.ones_like(logvar), (z - mu).pow(2) * torch.exp(-safe_logvar))
+    return -0.5 * (LOG_2PI + logvar + residual).sum(-1)
 
 
 def kl_diag_gaussians(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:

@@ -314,10 +314,10 @@ class Trainer:
             floor = float(self.model.encode(x)[1].min())
         if floor < _LOGVAR_UNREPRESENTABLE:
             return (f"The encoder log-variance reached {floor:.0f} (posterior standard deviation "
-                    f"exp({floor / 2:.0f})), beyond what float32 can hold, so sample-based regularisation terms "
-                    "become 0 * inf. Nothing bounds the posterior variance in a long reconstruction-only phase: "
-                    "shorten schedule.reconstruction_epochs, or use an analytic regulariser (for the hierarchical "
-                    "prior, entropy = \"analytic\").")
+                    f"exp({floor / 2:.0f})), beyond what float32 can hold, so a sampled log q(z|x) becomes 0 * inf "
+                    "(compute it with vaetk.models.gaussian.sample_log_density, which handles this). Nothing "
+                    "bounds the posterior variance in a long reconstruction-only phase: shorten "
+                    "schedule.reconstruction_epochs, or use an analytic regulariser.")
         return ("Lower the learning rate, check the data for NaN/inf, or keep the decoder log-variance initialised "
                 "from the data (model.init_decoder_logvar = true).")
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from vaetk.config import check_param
-from vaetk.models.gaussian import LOG_2PI, diag_gaussian_log_prob, kl_to_standard_normal
+from vaetk.models.gaussian import LOG_2PI, diag_gaussian_log_prob, kl_to_standard_normal, sample_log_density
 from vaetk.models.priors import Prior
 
 from ..architectures._layers import ACTIVATIONS, mlp
@@ -107,7 +107,7 @@ class HierarchicalPrior(Prior):
     def regularization(self, z: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
         self.check_latents(z, mu, logvar)
         if self.config.entropy == "sample":
-            log_q_z = diag_gaussian_log_prob(z, mu, logvar)
+            log_q_z = sample_log_density(z, mu, logvar)
         else:
             log_q_z = -0.5 * (LOG_2PI + 1.0 + logvar).sum(-1)
         xi_mean, xi_logvar = self.prior_encoder(z)

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from vaetk.config import check_param
-from vaetk.models.gaussian import diag_gaussian_log_prob
+from vaetk.models.gaussian import diag_gaussian_log_prob, sample_log_density
 from vaetk.models.priors import Prior
 
 __all__ = ["MixtureOfGaussiansPrior"]
@@ -63,7 +63,7 @@ class MixtureOfGaussiansPrior(Prior):
 
     def regularization(self, z: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
         self.check_latents(z, mu, logvar)
-        log_q = diag_gaussian_log_prob(z, mu, logvar)
+        log_q = sample_log_density(z, mu, logvar)
         log_p = self.log_prob(z)
         return {"total": log_q - log_p, "log_q_z": log_q, "log_p_z": log_p}
 
