@@ -62,6 +62,20 @@ def test_a_different_sweep_in_the_same_directory_is_refused(tmp_path):
         run_sweep({"noise": 0.2}, tmp_path, seeds=1, trial=TRIAL, progress=False)
 
 
+def test_a_grid_axis_may_gain_values_and_finished_trials_are_kept(tmp_path):
+    first = run_sweep({"noise": 0.1}, tmp_path, seeds=1, overrides={"scale": [1.0, 2.0]}, trial=TRIAL, progress=False)
+    more = run_sweep({"noise": 0.1}, tmp_path, seeds=1, overrides={"scale": [1.0, 4.0, 2.0]}, trial=TRIAL,
+                     progress=False)
+    assert [o.skipped for o in more.outcomes] == [True, False, True]
+    assert {o.trial_id: o.result for o in first.outcomes}.items() <= {o.trial_id: o.result
+                                                                      for o in more.outcomes}.items()
+    manifest = json.loads((tmp_path / "sweep.json").read_text())
+    assert manifest["overrides"] == {"scale": [1.0, 2.0, 4.0]}
+    with pytest.raises(ConfigError, match="already holds a different sweep"):  # a fixed value may not change
+        run_sweep({"noise": 0.1}, tmp_path, seeds=1, overrides={"scale": [1.0], "other": 3}, trial=TRIAL,
+                  progress=False)
+
+
 def test_bad_trial_references_are_reported_up_front(tmp_path):
     with pytest.raises(ConfigError, match="cannot import module"):
         run_sweep({}, tmp_path, seeds=1, trial="no_such_module_x:f", progress=False)

@@ -166,13 +166,31 @@ def _check_same_sweep(path: Path, new: dict[str, Any]) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     old = json.loads(path.read_text())
-    for key in ("experiment", "overrides", "trial", "seed_key"):
+    keys = ["experiment", "overrides", "trial", "seed_key"]
+    if _grid_extended(old.get("overrides"), new["overrides"]):
+        # Trial ids name their grid values, so a grid axis may gain (or drop) values without mixing trials; the
+        # manifest keeps every value that has trials.
+        new["overrides"] = {k: _union(old["overrides"][k], v) if isinstance(v, list) else v
+                            for k, v in new["overrides"].items()}
+        keys.remove("overrides")
+    for key in keys:
         if old.get(key) != new[key]:
             raise ConfigError(
                 f"{path.parent} already holds a different sweep ({key} differs: {old.get(key)!r} there, "
                 f"{new[key]!r} now). Use a new sweep directory, or the same experiment and --set options."
             )
     return list(old.get("trials", []))
+
+
+def _grid_extended(old: Any, new: Mapping[str, Any]) -> bool:
+    """True when ``new`` has the same keys and fixed values as ``old`` and differs only in grid-axis values."""
+    if not isinstance(old, dict) or old.keys() != new.keys() or old == new:
+        return False
+    return all(isinstance(v, list) and isinstance(old[k], list) or v == old[k] for k, v in new.items())
+
+
+def _union(old: list[Any], new: list[Any]) -> list[Any]:
+    return list(old) + [v for v in new if v not in old]
 
 
 def _local_executor(workers: int) -> tuple[Any, Callable[[], None]]:
