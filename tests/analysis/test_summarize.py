@@ -59,3 +59,17 @@ def test_not_a_sweep_directory(tmp_path, capsys):
         summarize_sweep(tmp_path)
     assert main(["summarize", str(tmp_path)]) == 1
     assert "sweep.json is missing" in capsys.readouterr().err
+
+
+def test_fig14_x_axis_is_logarithmic_for_label_counts(sweep):
+    """1 and 8 labels span a factor of 8 (linear axis); a factor of 10 or more gets a log axis, as in Fig. 14."""
+    import dataclasses
+
+    from vaetk.sweeps._summary import plot_sd_against
+
+    summaries = summarize_sweep(sweep, write=False)
+    assert plot_sd_against(summaries, "semi.n_labels").axes[0].get_xscale() == "linear"
+    assert plot_sd_against(summaries, "semi.n_labels", log_x=True).axes[0].get_xscale() == "log"
+    wide = [dataclasses.replace(s, setting={"semi.n_labels": 10 * s.setting["semi.n_labels"]})
+            if s.setting["semi.n_labels"] == 8 else s for s in summaries]
+    assert plot_sd_against(wide, "semi.n_labels").axes[0].get_xscale() == "log"

@@ -142,10 +142,12 @@ def _csv(summaries: Sequence[SettingSummary]) -> str:
 
 
 def plot_sd_against(summaries: Sequence[SettingSummary], key: str, *, divisor: float = 1.0,
-                    xlabel: str | None = None, log_x: bool = False) -> Any:
+                    xlabel: str | None = None, log_x: bool | None = None) -> Any:
     """Fig. 14 style: median S_D against the swept value ``key`` (divided by ``divisor``), min-max as a band.
 
-    Settings that differ in other swept keys are drawn as separate lines. Returns the matplotlib figure.
+    Settings that differ in other swept keys are drawn as separate lines. ``log_x`` (default: when every value is
+    positive and they span a factor of 10 or more, as label counts do) puts the x-axis on a log scale. Returns the
+    matplotlib figure.
     """
     import matplotlib
 
@@ -169,8 +171,14 @@ def plot_sd_against(summaries: Sequence[SettingSummary], key: str, *, divisor: f
         line, = ax.plot(x, med, "o-", label=None if rest == "base" else rest)
         ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.25, linewidth=0)
         ax.errorbar(x, med, yerr=[med - lo, hi - med], fmt="none", ecolor=line.get_color(), capsize=3)
+    values = [float(s.setting[key]) for group in lines.values() for s in group]
+    if log_x is None:
+        log_x = min(values) > 0 and max(values) >= 10 * min(values)
     if log_x:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap over a short range
     ax.set_xlabel(xlabel or (key if divisor == 1.0 else f"{key} / {divisor:g}"))
     ax.set_ylabel("S_D (median, min-max)")
     ax.set_ylim(0.45, 1.02)
