@@ -125,36 +125,31 @@ void rediscretize(const Level& F, const std::vector<Parents>& par, Level& C) {
   std::fill(C.a.begin(), C.a.end(), 0.0);
   auto cx = [&](index_t i, index_t j) { return -F.a[9 * (i * m + j) + 5]; };  // face (i, j)-(i, j+1)
   auto cy = [&](index_t i, index_t j) { return -F.a[9 * (i * m + j) + 7]; };  // face (i, j)-(i+1, j)
+  // Conductance of a coarse face across coarse line `line`: the fine lines f within one fine cell of it, weighted
+  // by f's interpolation weight to it, each a series of the fine faces t in [t0, t1) (fine_face(f, t)).
+  auto coarse_face = [&](index_t line, index_t t0, index_t t1, auto fine_face) {
+    double c = 0.0;
+    for (index_t f = std::max<index_t>(pos[line] - 1, 0); f <= std::min<index_t>(pos[line] + 1, m - 1); ++f) {
+      const Parents& pf = par[f];
+      double weight = 0.0;
+      for (int k = 0; k < pf.count; ++k)
+        if (pf.c[k] == line) weight = pf.w[k];
+      if (weight == 0.0) continue;
+      double resistance = 0.0;
+      for (index_t t = t0; t < t1; ++t) resistance += 1.0 / fine_face(f, t);
+      c += weight / resistance;
+    }
+    return c;
+  };
   for (index_t I = 0; I < mc; ++I)
     for (index_t J = 0; J < mc; ++J) {
-      // x-face to the east neighbour: fine lines f near row pos[I], series over columns pos[J] .. pos[J+1]-1.
-      if (J + 1 < mc) {
-        double c = 0.0;
-        for (index_t f = std::max<index_t>(pos[I] - 1, 0); f <= std::min<index_t>(pos[I] + 1, m - 1); ++f) {
-          const Parents& pf = par[f];
-          double weight = 0.0;
-          for (int k = 0; k < pf.count; ++k)
-            if (pf.c[k] == I) weight = pf.w[k];
-          if (weight == 0.0) continue;
-          double resistance = 0.0;
-          for (index_t j = pos[J]; j < pos[J + 1]; ++j) resistance += 1.0 / cx(f, j);
-          c += weight / resistance;
-        }
+      if (J + 1 < mc) {  // x-face to the east neighbour: fine rows near pos[I], columns pos[J] .. pos[J+1]-1
+        const double c = coarse_face(I, pos[J], pos[J + 1], cx);
         C.a[9 * (I * mc + J) + 5] = -c;
         C.a[9 * (I * mc + J + 1) + 3] = -c;
       }
-      if (I + 1 < mc) {
-        double c = 0.0;
-        for (index_t f = std::max<index_t>(pos[J] - 1, 0); f <= std::min<index_t>(pos[J] + 1, m - 1); ++f) {
-          const Parents& pf = par[f];
-          double weight = 0.0;
-          for (int k = 0; k < pf.count; ++k)
-            if (pf.c[k] == J) weight = pf.w[k];
-          if (weight == 0.0) continue;
-          double resistance = 0.0;
-          for (index_t i = pos[I]; i < pos[I + 1]; ++i) resistance += 1.0 / cy(i, f);
-          c += weight / resistance;
-        }
+      if (I + 1 < mc) {  // y-face to the south neighbour: fine columns near pos[J], rows pos[I] .. pos[I+1]-1
+        const double c = coarse_face(J, pos[I], pos[I + 1], [&](index_t f, index_t i) { return cy(i, f); });
         C.a[9 * (I * mc + J) + 7] = -c;
         C.a[9 * ((I + 1) * mc + J) + 1] = -c;
       }

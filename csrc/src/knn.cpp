@@ -44,8 +44,9 @@ inline index_t query_chunk(index_t n, int n_threads) {
 // k-d tree
 
 KdTree::KdTree(const double* points, index_t n, index_t d, index_t leaf_size)
-    : n_(n), d_(d), pts_(points, points + n * d), ids_(static_cast<size_t>(n)), lo_(d, kInf), hi_(d, -kInf) {
+    : StoredPoints(n, d), lo_(d, kInf), hi_(d, -kInf) {
   if (n < 1 || d < 1) fail("KdTree: need at least one point of dimension >= 1");
+  std::copy_n(points, n * d, pts_.begin());
   std::iota(ids_.begin(), ids_.end(), index_t{0});
   for (index_t i = 0; i < n; ++i)
     for (index_t j = 0; j < d; ++j) {
@@ -176,13 +177,8 @@ void KdTree::knn_node(index_t ni, const double* q, double mind2, double* off, in
 
 void KdTree::knn(const double* q, index_t k, index_t skip, double* out_d2) const {
   std::fill_n(out_d2, k, kInf);
-  double off_small[16];
-  std::vector<double> off_big;
-  double* off = off_small;
-  if (d_ > 16) {
-    off_big.resize(static_cast<size_t>(d_));
-    off = off_big.data();
-  }
+  ScratchBuffer<16> scratch(d_);
+  double* off = scratch.data();
   const double mind2 = root_offsets(q, off);
   switch (d_) {
     case 1: knn_node<1>(0, q, mind2, off, k, skip, out_d2); break;
@@ -220,13 +216,8 @@ void KdTree::radius_node(index_t ni, const double* q, double mind2, double* off,
 void KdTree::radius(const double* q, double r2, index_t skip, index_t* out_count, double* out_max_d2) const {
   *out_count = 0;
   *out_max_d2 = 0.0;
-  double off_small[16];
-  std::vector<double> off_big;
-  double* off = off_small;
-  if (d_ > 16) {
-    off_big.resize(static_cast<size_t>(d_));
-    off = off_big.data();
-  }
+  ScratchBuffer<16> scratch(d_);
+  double* off = scratch.data();
   const double mind2 = root_offsets(q, off);
   if (!(mind2 <= r2)) return;
   switch (d_) {

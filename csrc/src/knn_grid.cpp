@@ -22,7 +22,7 @@ constexpr index_t kMaxCellsPerPoint = 4;  // memory cap on the grid for spread-o
 }  // namespace
 
 UniformGrid::UniformGrid(const double* points, index_t n, index_t d, double per_cell)
-    : n_(n), d_(d), pts_(static_cast<size_t>(n * d)), ids_(static_cast<size_t>(n)) {
+    : StoredPoints(n, d) {
   if (n < 1 || d < 1 || d > kMaxDim) fail("UniformGrid: need n >= 1 points of dimension 1..3");
   if (n >= (index_t{1} << 31)) fail("UniformGrid: at most 2^31 - 1 points");
   // Extent and spread per dimension. The spread sqrt(12) * sd equals the extent for uniform data and ignores

@@ -53,13 +53,8 @@ double WkvFixedX::evaluate(const double* z, index_t m, const double* scale, cons
   const bool ordered = xindex_->has_order();
   const index_t chunks = (n_ + kChunk - 1) / kChunk;
   parallel_for_dynamic(chunks, n_ >= kParallelMin ? n_threads : 1, [&](index_t c) {
-    double nu2[64];
-    std::vector<double> nu2_big;
-    double* nu = nu2;
-    if (kq > 64) {
-      nu2_big.resize(static_cast<size_t>(kq));
-      nu = nu2_big.data();
-    }
+    ScratchBuffer<64> scratch(kq);
+    double* nu = scratch.data();
     const index_t p1 = std::min(n_, (c + 1) * kChunk);
     for (index_t p = c * kChunk; p < p1; ++p) {
       const index_t i = ordered ? order[static_cast<size_t>(p)] : p;

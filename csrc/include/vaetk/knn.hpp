@@ -26,8 +26,41 @@ class NeighbourIndex;
 
 enum class KnnAlgorithm : int { automatic = 0, kdtree = 1, brute = 2, grid = 3 };
 
+// n points of dimension d stored in a search structure's own order, with their original rows: what KdTree and
+// UniformGrid share.
+class StoredPoints {
+ public:
+  index_t size() const { return n_; }
+  index_t dim() const { return d_; }
+  // Original row of the point stored at position p; visiting queries in this order improves locality.
+  const std::vector<index_t>& order() const { return ids_; }
+  const double* point(index_t p) const { return pts_.data() + p * d_; }
+
+ protected:
+  // Bad sizes allocate nothing; the derived constructor reports them.
+  StoredPoints(index_t n, index_t d)
+      : n_(n), d_(d), pts_(static_cast<size_t>(n > 0 && d > 0 ? n * d : 0)), ids_(static_cast<size_t>(n > 0 ? n : 0)) {}
+  index_t n_, d_;
+  std::vector<double> pts_;
+  std::vector<index_t> ids_;
+};
+
+// Scratch space for n doubles: on the stack up to N, on the heap beyond.
+template <size_t N>
+class ScratchBuffer {
+ public:
+  explicit ScratchBuffer(index_t n) {
+    if (n > static_cast<index_t>(N)) heap_.resize(static_cast<size_t>(n));
+  }
+  double* data() { return heap_.empty() ? stack_ : heap_.data(); }
+
+ private:
+  double stack_[N];
+  std::vector<double> heap_;
+};
+
 // A k-d tree over n points of dimension d. The points are copied in tree order.
-class KdTree {
+class KdTree : public StoredPoints {
  public:
   KdTree(const double* points, index_t n, index_t d, index_t leaf_size = 8);
 
@@ -37,12 +70,6 @@ class KdTree {
 
   // Number of points p (p != skip) with |q - p|^2 <= r2, and the largest such squared distance (0 if none).
   void radius(const double* q, double r2, index_t skip, index_t* out_count, double* out_max_d2) const;
-
-  index_t size() const { return n_; }
-  index_t dim() const { return d_; }
-  // Original row of the point stored at tree position p; visiting queries in this order improves locality.
-  const std::vector<index_t>& order() const { return ids_; }
-  const double* point(index_t p) const { return pts_.data() + p * d_; }
 
  private:
   struct Node {
@@ -67,9 +94,6 @@ class KdTree {
   };
   static Children children_by_distance(const Node& node, const double* q);
 
-  index_t n_, d_;
-  std::vector<double> pts_;
-  std::vector<index_t> ids_;
   std::vector<Node> nodes_;
   std::vector<double> lo_, hi_;  // bounding box of all points
 };
@@ -80,17 +104,13 @@ class KdTree {
 // Queries search rings of cells (Chebyshev distance r = 0, 1, ... from the query's cell) and stop once the
 // k-th best distance is within the Euclidean distance from the query to every unvisited cell (with a margin for
 // rounding in the cell assignment), so results are exact; same interface as KdTree.
-class UniformGrid {
+class UniformGrid : public StoredPoints {
  public:
   UniformGrid(const double* points, index_t n, index_t d, double per_cell = 2.0);
 
   void knn(const double* q, index_t k, index_t skip, double* out_d2) const;
   void radius(const double* q, double r2, index_t skip, index_t* out_count, double* out_max_d2) const;
 
-  index_t size() const { return n_; }
-  index_t dim() const { return d_; }
-  const std::vector<index_t>& order() const { return ids_; }
-  const double* point(index_t p) const { return pts_.data() + p * d_; }
   static constexpr index_t kMaxDim = 3;
 
  private:
@@ -100,9 +120,6 @@ class UniformGrid {
   void radius_d(const double* q, double r2, index_t skip, index_t* count, double* max_d2) const;
   index_t cell_coord(double v, int j) const;  // clamped to [0, g_j - 1]
 
-  index_t n_, d_;
-  std::vector<double> pts_;
-  std::vector<index_t> ids_;
   std::vector<std::uint32_t> start_;  // first point of each cell; start_[cells] = n
   double lo_[kMaxDim] = {0, 0, 0}, hi_[kMaxDim] = {0, 0, 0};  // grid box lo_ .. lo_ + g_ * h_ (hi_: data max)
   double h_ = 1.0, inv_h_ = 1.0;
