@@ -10,7 +10,8 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["LOG_2PI", "diag_gaussian_log_prob", "kl_diag_gaussians", "kl_to_standard_normal", "sample_log_density"]
+__all__ = ["LOG_2PI", "diag_gaussian_log_prob", "kl_diag_gaussians", "kl_to_standard_normal", "sample_log_density",
+           "unrepresentable_logvar"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -18,6 +19,11 @@ LOG_2PI = math.log(2.0 * math.pi)
 def diag_gaussian_log_prob(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
     """log N(x; mean, diag(exp(logvar))), summed over the last dimension (arguments broadcast)."""
     return -0.5 * (LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar)).sum(-1)
+
+
+def unrepresentable_logvar(logvar: Tensor) -> Tensor:
+    """Where exp(-logvar) overflows logvar's dtype (logvar < -88.7 in float32): a variance too small to divide by."""
+    return logvar < -math.log(torch.finfo(logvar.dtype).max)
 
 
 def sample_log_density(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
@@ -28,7 +34,7 @@ def sample_log_density(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
     underflowed, the standardised residual eps^2 = (z - mu)^2 exp(-logvar) is 0 * inf, and its expectation 1 is used
     instead, i.e. the analytic entropy for those coordinates, whose gradient pushes logvar back up.
     """
-    unrepresentable = logvar < -math.log(torch.finfo(logvar.dtype).max)
+    unrepresentable = unrepresentable_logvar(logvar)
     safe_logvar = torch.where(unrepresentable, torch.zeros_like(logvar), logvar)
     residual = torch.where(unrepresentable, torch.ones_like(logvar), (z - mu).pow(2) * torch.exp(-safe_logvar))
     return -0.5 * (LOG_2PI + logvar + residual).sum(-1)

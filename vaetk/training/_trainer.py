@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from vaetk.errors import ComponentError, DataError
+from vaetk.models.gaussian import unrepresentable_logvar
 from vaetk.models.vae import NORMALIZATIONS, VAE, LossTerms
 from vaetk.training._config import ExperimentConfig
 from vaetk.training._detector import ConstantPredictor, constant_predictor, detect_over_regularization
@@ -54,8 +55,6 @@ def derive_seed(*keys: int) -> int:
 
 # Stream keys of the derived seeds (never reuse one for another purpose).
 _WEIGHTS, _NOISE, _GLOBAL, _BATCHES, _EVAL = 1, 2, 3, 4, 5
-# Below this encoder log-variance exp(-logvar) overflows float32 (about exp(88.7)).
-_LOGVAR_UNREPRESENTABLE = -85.0
 
 
 def resolve_device(device: str) -> torch.device:
@@ -311,11 +310,12 @@ class Trainer:
     def _non_finite_hint(self, x: Tensor) -> str:
         """The likely cause of a non-finite loss on batch x, for the error message."""
         with torch.no_grad():
-            floor = float(self.model.encode(x)[1].min())
-        if floor < _LOGVAR_UNREPRESENTABLE:
+            logvar = self.model.encode(x)[1]
+        if bool(unrepresentable_logvar(logvar).any()):
+            floor = float(logvar.min())
             return (f"The encoder log-variance reached {floor:.0f} (posterior standard deviation "
-                    f"exp({floor / 2:.0f})), beyond what float32 can hold, so a sampled log q(z|x) becomes 0 * inf "
-                    "(compute it with vaetk.models.gaussian.sample_log_density, which handles this). Nothing "
+                    f"exp({floor / 2:.0f})), beyond what {logvar.dtype} can hold, so a sampled log q(z|x) becomes "
+                    "0 * inf (compute it with vaetk.models.gaussian.sample_log_density, which handles this). Nothing "
                     "bounds the posterior variance in a long reconstruction-only phase: shorten "
                     "schedule.reconstruction_epochs, or use an analytic regulariser.")
         return ("Lower the learning rate, check the data for NaN/inf, or keep the decoder log-variance initialised "
