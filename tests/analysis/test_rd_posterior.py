@@ -67,7 +67,7 @@ def test_aggregated_posterior_and_views():
     np.testing.assert_array_equal(agg, aggregated_posterior(vae, x, samples_per_datum=3, batch_size=10))
     view = posterior_view("plain", vae, x, theta, n_prior=50)
     assert view.means.shape == (24, 2) and view.prior.shape == (50, 2) and view.theta.shape == (24, 2)
-    vae2 = tiny_vae(GaussianPrior, 1, prior_config=GaussianPrior.Config(mean=(3.0,), std=(0.01,)))
+    vae2 = tiny_vae(GaussianPrior, 1, prior_config=GaussianPrior.Config(mean=(3.0,), variance=(1e-4,)))
     view2 = posterior_view("shifted prior", vae2, x, theta, n_prior=200)
     np.testing.assert_allclose(view2.prior.mean(0), [3.0, 3.0], atol=0.01)
     fig = plot_posterior_comparison([view, view2])

@@ -9,8 +9,11 @@ from vaetk.sweeps._grid import apply_overrides, expand_trials
 from vaetk.sweeps._reproduce import SECTIONS, load_section
 
 
-@pytest.mark.parametrize("scale", ["cpu", "paper"])
-@pytest.mark.parametrize("section", SECTIONS)
+SCALES = [(section, scale) for section in SECTIONS for scale in ("cpu", "paper", "cpu_slow", "cpu_beta1")
+          if scale in ("cpu", "paper") or section in ("5.2", "5.3")]
+
+
+@pytest.mark.parametrize(("section", "scale"), SCALES)
 def test_spec_resolves_to_valid_experiments(section, scale):
     from vaetk.darcy._generate import load_config
     from vaetk.training import parse_experiment
@@ -23,8 +26,15 @@ def test_spec_resolves_to_valid_experiments(section, scale):
                                    overrides=study.grid, seed_key=spec.seed_keys):
             config = parse_experiment(trial.config)
             assert config.training.seed == trial.seed
-            if scale == "cpu":
+            if scale.startswith("cpu"):
                 assert config.model.architecture["name"] == "small" and config.training.epochs <= 200
+            if scale == "cpu_slow":
+                assert (config.schedule_config.beta0, config.schedule_config.nu) == (1e-9, 0.005)
+                assert config.schedule_config.reconstruction_epochs == 0
+            if scale == "cpu_beta1":
+                assert config.schedule_kind == "constant" and config.schedule_config.value == 1.0
+    if scale.startswith("cpu"):
+        assert spec.data_scale == "cpu"  # the variants share the cpu scale's datasets
     if section == "6":
         assert spec.plot_key in spec.studies[0].grid and "semi_supervised.label_seed" in spec.seed_keys
 

@@ -74,7 +74,7 @@ def test_standard_normal_rotation_changes_neither_reconstruction_nor_regularisat
 
 def test_non_invariant_gaussian_prior_matches_the_full_covariance_kl(data):
     x, _ = data
-    cfg = GaussianPrior.Config(mean=(0.5, -0.5), std=(1.0, 3.0))
+    cfg = GaussianPrior.Config(mean=(0.5, -0.5), variance=(1.0, 9.0))
     vae = train_briefly(tiny_vae(GaussianPrior, 2, prior_config=cfg), x)
     res = rotation_scan(vae, x, OMEGAS, n_latent_samples=1)
     with prepared_for_eval(vae, x) as model, torch.no_grad():  # the scan's BatchNorm treatment

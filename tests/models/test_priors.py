@@ -1,6 +1,6 @@
 """Built-in priors: closed-form KLs against Monte Carlo with independent densities (torch.distributions), the
 hierarchical prior's terms against a hand computation of eqs. 13-14 in NumPy, its Jensen bound against a
-quadrature of p(z), the std convention of the gaussian prior, the authors' loss units, and bad configs."""
+quadrature of p(z), the variance convention of the gaussian prior, the authors' loss units, and bad configs."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def _monte_carlo_kl(log_p, n: int = 200_000) -> tuple[torch.Tensor, torch.Tensor
 
 @pytest.mark.parametrize(("name", "kwargs", "mean", "std"), [
     ("standard_normal", {}, (0.0, 0.0), (1.0, 1.0)),
-    ("gaussian", {}, (0.0, 0.0), (1.0, 2.0)),
-    ("gaussian", {"mean": [1.0, -0.5], "std": [0.5, 1.5]}, (1.0, -0.5), (0.5, 1.5)),
+    ("gaussian", {}, (0.0, 0.0), (1.0, math.sqrt(2.0))),
+    ("gaussian", {"mean": [1.0, -0.5], "variance": [0.25, 2.25]}, (1.0, -0.5), (0.5, 1.5)),
 ])
 def test_analytic_kl_matches_monte_carlo(name: str, kwargs: dict, mean: tuple, std: tuple) -> None:
     cls = registry.priors.get(name)
@@ -61,15 +61,33 @@ def test_analytic_kl_matches_monte_carlo(name: str, kwargs: dict, mean: tuple, s
     assert torch.all((kl - estimate).abs() < 5 * stderr + 1e-12), (kl, estimate, stderr)
 
 
-def test_gaussian_prior_std_convention_and_samples() -> None:
-    prior = Gaussian(Gaussian.Config(), latent_dim=2).double()  # the paper's "diag(1, 2)": standard deviations
+def test_gaussian_prior_default_is_the_authors_variances() -> None:
+    """The paper's "N(0, diag(1, 2))": the authors' code sets prior_logvar = [log 1, log 2], i.e. variances."""
+    prior = Gaussian(Gaussian.Config(), latent_dim=2).double()
     samples = prior.sample(200_000, torch.Generator().manual_seed(1))
-    # Sample std of N(0, s^2) has standard error s / sqrt(2n), about 0.0032 * s here.
-    torch.testing.assert_close(samples.std(0), torch.tensor([1.0, 2.0], dtype=torch.float64), rtol=0.01, atol=0)
+    # Sample variance of N(0, v) has standard error v * sqrt(2 / n), about 0.0032 * v here.
+    torch.testing.assert_close(samples.var(0), torch.tensor([1.0, 2.0], dtype=torch.float64), rtol=0.015, atol=0)
     torch.testing.assert_close(samples.mean(0), torch.zeros(2, dtype=torch.float64), rtol=0, atol=0.02)
-    broadcast = Gaussian(Gaussian.Config(mean=(0.5,), std=(3.0,)), latent_dim=3)
+    broadcast = Gaussian(Gaussian.Config(mean=(0.5,), variance=(3.0,)), latent_dim=3)
     assert torch.equal(broadcast.mean, torch.full((3,), 0.5))
-    torch.testing.assert_close(broadcast.logvar, torch.full((3,), 2 * math.log(3.0)))
+    torch.testing.assert_close(broadcast.logvar, torch.full((3,), math.log(3.0)))
+
+
+def test_gaussian_prior_kl_is_the_authors_formula() -> None:
+    """KL[N(mu, diag(exp(lv))) || N(0, diag(exp(prior_logvar)))] with prior_logvar = [log 1, log 2], in NumPy."""
+    rng = np.random.default_rng(3)
+    mu, lv = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    prior_logvar = np.log([1.0, 2.0])
+    expected = 0.5 * (np.exp(lv - prior_logvar) + mu**2 / np.exp(prior_logvar) - 1.0 - lv + prior_logvar).sum(1)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # built in float64, so log 2 is not first rounded to float32
+    try:
+        prior = Gaussian(Gaussian.Config(), latent_dim=2)
+    finally:
+        torch.set_default_dtype(previous)
+    mu_t, lv_t = torch.from_numpy(mu), torch.from_numpy(lv)
+    got = prior.regularization(mu_t, mu_t, lv_t)["total"].numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_gaussian_prior_is_not_rotation_invariant_but_standard_normal_is() -> None:
@@ -85,8 +103,8 @@ def test_gaussian_prior_is_not_rotation_invariant_but_standard_normal_is() -> No
 
 
 @pytest.mark.parametrize(("kwargs", "latent_dim", "words"), [
-    ({"std": [1.0, 2.0]}, 3, ["'std'", "latent_dim = 3", "(1.0, 2.0)"]),
-    ({"std": [1.0, -2.0]}, 2, ["'std'", "positive"]),
+    ({"variance": [1.0, 2.0]}, 3, ["'variance'", "latent_dim = 3", "(1.0, 2.0)"]),
+    ({"variance": [1.0, -2.0]}, 2, ["'variance'", "positive"]),
     ({"mean": [0.0, 1.0, 2.0]}, 2, ["'mean'", "latent_dim = 2"]),
 ])
 def test_gaussian_bad_config_is_config_error(kwargs: dict, latent_dim: int, words: list[str]) -> None:
@@ -100,7 +118,7 @@ def test_gaussian_bad_config_is_config_error(kwargs: dict, latent_dim: int, word
 @pytest.mark.parametrize(("table", "match"), [
     ({"hiden": [16]}, r"prior\.hiden: unknown key; did you mean 'hidden'\?"),
     ({"entropy": "analitic"}, r"prior\.entropy: expected one of 'sample', 'analytic'.*Did you mean 'analytic'\?"),
-    ({"decoder_final_relu": 1}, r"prior\.decoder_final_relu: expected true or false"),
+    ({"decoder": "as_publshed"}, r"prior\.decoder: expected one of 'corrected', 'as_published'.*Did you mean"),
 ])
 def test_hierarchical_bad_toml_is_config_error(table: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -129,12 +147,12 @@ def test_latent_dim_mismatch_is_reported() -> None:
 
 
 # -- hierarchical prior: eqs. 13-14 by hand --------------------------------------------------------------------
-def _mlp_numpy(state: dict[str, np.ndarray], prefix: str, x: np.ndarray) -> np.ndarray:
-    """A ReLU MLP from its Linear weights (keys prefix.0, prefix.2, ...), last layer linear."""
+def _mlp_numpy(state: dict[str, np.ndarray], prefix: str, x: np.ndarray, *, final_relu: bool = False) -> np.ndarray:
+    """A ReLU MLP from its Linear weights (keys prefix.0, prefix.2, ...), last layer linear unless final_relu."""
     indices = sorted({int(k.split(".")[1]) for k in state if k.startswith(prefix + ".")})
     for j, i in enumerate(indices):
         x = x @ state[f"{prefix}.{i}.weight"].T + state[f"{prefix}.{i}.bias"]
-        if j < len(indices) - 1:
+        if j < len(indices) - 1 or final_relu:
             x = np.maximum(x, 0.0)
     return x
 
@@ -143,15 +161,16 @@ def _log_normal(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) -> np.ndarr
     return np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * logvar - 0.5 * (x - mean) ** 2 / np.exp(logvar), axis=-1)
 
 
-@pytest.mark.parametrize("final_relu", [False, True])
+@pytest.mark.parametrize("decoder", ["corrected", "as_published"])
 @pytest.mark.parametrize("entropy", ["sample", "analytic"])
-def test_hierarchical_terms_match_hand_computation(final_relu: bool, entropy: str) -> None:
+def test_hierarchical_terms_match_hand_computation(decoder: str, entropy: str) -> None:
+    final_relu = decoder == "as_published"
     torch.manual_seed(3)
-    prior = Hierarchical(Hierarchical.Config(decoder_final_relu=final_relu, entropy=entropy), latent_dim=2).double()
+    prior = Hierarchical(Hierarchical.Config(decoder=decoder, entropy=entropy), latent_dim=2).double()
     with torch.no_grad():
         prior.encoder_logvar.copy_(torch.tensor([-0.3, 0.2]))
         prior.decoder_logvar.copy_(torch.tensor([0.1, -0.5]))
-        prior.decoder_net[-1].bias.copy_(torch.tensor([-0.15, 0.05]))  # so that the final ReLU clips some
+        [m for m in prior.decoder_net if isinstance(m, torch.nn.Linear)][-1].bias.copy_(torch.tensor([-0.15, 0.05]))
     z = MU + torch.exp(0.5 * LOGVAR) * torch.tensor([[0.5, -1.0], [1.2, 0.3], [-0.4, 0.8]], dtype=torch.float64)
     torch.manual_seed(5)
     terms = {k: v.detach().numpy() for k, v in prior.regularization(z, MU, LOGVAR).items()}
@@ -167,9 +186,9 @@ def test_hierarchical_terms_match_hand_computation(final_relu: bool, entropy: st
     xi_mean, xi_logvar = _mlp_numpy(state, "encoder_net", zn), state["encoder_logvar"]
     kl_xi = 0.5 * np.sum(np.exp(xi_logvar) + xi_mean ** 2 - 1 - xi_logvar, axis=-1)  # eq. 13, second term
     xi = xi_mean + np.exp(0.5 * xi_logvar) * eps
-    pre = _mlp_numpy(state, "decoder_net", xi)
-    z_mean = np.maximum(pre, 0.0) if final_relu else pre
+    z_mean = _mlp_numpy(state, "decoder_net", xi, final_relu=final_relu)
     if final_relu:
+        pre = _mlp_numpy(state, "decoder_net", xi)
         assert (pre < 0).any(), "the fixed network must exercise the final ReLU"
     nll = -_log_normal(zn, z_mean, state["decoder_logvar"])  # eq. 14
     for key, expected in (("log_q_z", log_q), ("kl_xi", kl_xi), ("nll_z_given_xi", nll),
@@ -202,18 +221,24 @@ def test_hierarchical_bound_is_above_the_true_kl() -> None:
     assert mean > 0.01  # an untrained q(xi|z) is far from the true posterior: the bound is not tight
 
 
-def test_as_published_prior_decoder_mean_is_nonnegative_and_corrected_is_not() -> None:
-    xi = torch.randn(500, 2, generator=torch.Generator().manual_seed(0))
-    torch.manual_seed(1)
-    published = Hierarchical(Hierarchical.Config(decoder_final_relu=True), latent_dim=2)
-    torch.manual_seed(1)
+def test_as_published_prior_decoder_is_the_network_that_ran() -> None:
+    """2 -> 16 -> ReLU -> 2 -> ReLU: 82 parameters, means >= 0; the corrected 2-16-16-2 network has 354."""
+    published = Hierarchical(Hierarchical.Config(decoder="as_published"), latent_dim=2)
     corrected = Hierarchical(Hierarchical.Config(), latent_dim=2)
+    n_params = [sum(p.numel() for p in prior.decoder_net.parameters()) for prior in (published, corrected)]
+    assert n_params == [2 * 16 + 16 + 16 * 2 + 2, 354]
+    layers = [type(m).__name__ for m in published.decoder_net]
+    assert layers == ["Linear", "ReLU", "Linear", "ReLU"]
+    assert [tuple(m.weight.shape) for m in published.decoder_net if isinstance(m, torch.nn.Linear)] == [(16, 2),
+                                                                                                       (2, 16)]
+    xi = torch.randn(500, 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         mean_pub, _ = published.prior_decoder(xi)
         mean_cor, _ = corrected.prior_decoder(xi)
-    assert bool((mean_pub >= 0).all())
+        pre = published.decoder_net[:3](xi)
+    assert bool((mean_pub >= 0).all()) and bool((pre < 0).any())  # the output ReLU clips
     assert bool((mean_cor < 0).any())
-    torch.testing.assert_close(mean_pub, mean_cor.clamp(min=0))  # same weights, only the final ReLU differs
+    torch.testing.assert_close(mean_pub, pre.clamp(min=0))
 
 
 def test_hierarchical_sample_is_ancestral() -> None:

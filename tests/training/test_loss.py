@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -44,9 +45,9 @@ def test_normalisations_and_semi_supervised_term(rng, doubles):
 
     beta, w = 0.3, 2.0
     elbo = terms.objective(beta, "elbo", sup_weight=w)
-    torch.testing.assert_close(elbo, (rec + beta * kl + w * sup).mean())
+    torch.testing.assert_close(elbo, (rec + beta * kl).mean() + w * sup[labelled].mean())
     per_pixel = terms.objective(beta, "per_pixel", sup_weight=w)
-    torch.testing.assert_close(per_pixel, (rec / 35 + beta * kl / 2 + w * sup / 2).mean())
+    torch.testing.assert_close(per_pixel, (rec / 35 + beta * kl / 2).mean() + w * sup[labelled].mean())
     recon_only = terms.objective(beta, "per_pixel", include_reg=False)
     torch.testing.assert_close(recon_only, (rec / 35).mean())
 
@@ -55,6 +56,33 @@ def test_normalisations_and_semi_supervised_term(rng, doubles):
     assert summary["rec_per_pixel"] * 35 == pytest.approx(summary["rec_elbo"], rel=1e-12)
     assert summary["reg_per_pixel"] * 2 == pytest.approx(summary["reg_elbo"], rel=1e-12)
     assert summary["sup_elbo"] == pytest.approx(float(sup.detach().sum() / 2), rel=1e-12)  # mean over labelled only
+    assert summary["sup_per_pixel"] == summary["sup_elbo"]
+
+
+def test_semi_supervised_objective_is_the_authors_eq_28(rng, doubles):
+    """The authors' per-pixel objective, in NumPy: mean over the batch of L_REC / (H W) + beta * KL / latent_dim,
+    plus -log q(z = theta | y) summed over latent dimensions and averaged over the labelled samples only."""
+    torch.manual_seed(1)
+    vae = doubles.make_vae((3, 5, 7), latent_dim=2).double().eval()
+    x = torch.as_tensor(rng.normal(size=(8, 3, 5, 7)))
+    theta = torch.as_tensor(rng.normal(size=(8, 2)))
+    labelled = torch.tensor([False, True, False, False, True, True, False, False])
+    terms = vae.loss_terms(x, theta, labelled, generator=torch.Generator().manual_seed(4))
+    got = float(terms.objective(0.7, "per_pixel", sup_weight=1.0).detach())
+
+    mu, logvar = (t.detach().numpy() for t in vae.encode(x))
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64).numpy()
+    mean, dec_logvar = (t.detach().numpy() for t in vae.decode(torch.from_numpy(mu + np.exp(0.5 * logvar) * eps)))
+    xn, th, lab = x.numpy(), theta.numpy(), labelled.numpy()
+    dec_logvar = np.broadcast_to(dec_logvar, xn.shape)
+    nll = 0.5 * (np.log(2 * np.pi) + dec_logvar + (xn - mean) ** 2 / np.exp(dec_logvar))
+    rec = nll.sum(axis=1).mean(axis=(1, 2))  # summed over channels, averaged over pixels
+    kl = 0.5 * (np.exp(logvar) + mu**2 - 1.0 - logvar).mean(axis=1)  # averaged over latent dimensions
+    neg_log_q = 0.5 * (np.log(2 * np.pi) + logvar + (th - mu) ** 2 / np.exp(logvar)).sum(axis=1)
+    expected = (rec + 0.7 * kl).mean() + neg_log_q[lab].mean()
+    assert got == pytest.approx(expected, rel=1e-10, abs=1e-10)
+    no_labels = terms.objective(0.7, "per_pixel", sup_weight=0.0).detach()
+    assert float(no_labels) == pytest.approx((rec + 0.7 * kl).mean(), rel=1e-10)
 
 
 def test_semi_supervised_term_is_minimal_at_the_encoder_mean():

@@ -265,7 +265,7 @@ def test_presets_load_and_resolve():
         load_experiment("mixture_plane")
 
 
-@pytest.mark.parametrize("prior", ['name = "gaussian"\nstd = [1.0, 2.0]', 'name = "hierarchical"\nhidden = [8]'])
+@pytest.mark.parametrize("prior", ['name = "gaussian"\nvariance = [1.0, 2.0]', 'name = "hierarchical"\nhidden = [8]'])
 def test_every_builtin_prior_trains_through_the_same_loop(tmp_path, store, prior):
     exp = write_experiment(tmp_path, store, epochs=2, **{'name = "standard_normal"': prior})
     result = train_experiment(load_experiment(exp), tmp_path / "run")

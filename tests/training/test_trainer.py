@@ -124,6 +124,23 @@ def test_labels_come_from_the_training_set_with_a_recorded_seed(darcy_data, doub
     assert not np.array_equal(t1.label_indices, other.label_indices)
 
 
+def test_every_mini_batch_carries_all_labelled_samples(darcy_data, doubles):
+    """The authors trained full-batch, so every step saw every label; with mini-batches vaetk adds them."""
+    xtr, ttr, _, _ = darcy_data
+    trainer = Trainer(experiment({"epochs": 1, "batch_size": 16}, semi_supervised={"n_labels": 5}),
+                      doubles.make_vae((3, 17, 17)), xtr, ttr)
+    labels = set(trainer.label_indices.tolist())
+    batches = [b.tolist() for b in trainer._batches(0)]
+    assert len(batches) == math.ceil(len(xtr) / 16)
+    for batch in batches:
+        assert labels <= set(batch) and len(set(batch)) == len(batch)  # all labels, no sample twice
+    unlabelled = sorted(i for batch in batches for i in batch if i not in labels)
+    assert unlabelled == sorted(set(range(len(xtr))) - labels)  # the others once per epoch, as before
+    plain = Trainer(experiment({"epochs": 1, "batch_size": 16}), doubles.make_vae((3, 17, 17)), xtr, ttr)
+    for batch, unsupervised in zip(batches, plain._batches(0), strict=True):  # same order, labels appended
+        assert batch[:len(unsupervised)] == unsupervised.tolist()
+
+
 def test_evaluation_uses_eval_mode_and_leaves_training_state_alone(darcy_data, doubles):
     xtr, ttr, xte, tte = darcy_data
     trainer = Trainer(experiment({"epochs": 1}), doubles.make_vae((3, 17, 17)), xtr, ttr, xte, tte)

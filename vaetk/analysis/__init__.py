@@ -1,4 +1,5 @@
-"""Training analyses (paper sections 4-5): loss landscape, rate-distortion plane, latent rotation, posteriors.
+"""Training analyses (paper sections 4-5): loss landscape, rate-distortion plane, latent rotation, posteriors;
+and the sensitivity geometry of a dataset generator (no training).
 
 Each analysis is a function returning plain results (NumPy arrays in frozen dataclasses) plus a ``plot_*``
 function returning a matplotlib figure; ``vaetk analyze`` writes both to disk.
@@ -30,6 +31,13 @@ from vaetk.analysis.rotation import (
     rotation_matrix,
     rotation_scan,
 )
+from vaetk.analysis.sensitivity import (
+    SensitivityResult,
+    darcy_generator,
+    darcy_sensitivity,
+    plot_sensitivity,
+    sensitivity_matrix,
+)
 
 __all__ = [
     "BATCHNORM_MODES",
@@ -37,7 +45,10 @@ __all__ = [
     "PosteriorView",
     "RDPoints",
     "RotationResult",
+    "SensitivityResult",
     "aggregated_posterior",
+    "darcy_generator",
+    "darcy_sensitivity",
     "dataset_losses",
     "encoder_means",
     "init_to_trained_lines",
@@ -48,6 +59,7 @@ __all__ = [
     "plot_posterior_comparison",
     "plot_rd_plane",
     "plot_rotation",
+    "plot_sensitivity",
     "posterior_view",
     "prepared_for_eval",
     "random_direction",
@@ -57,6 +69,7 @@ __all__ = [
     "rotated_regularization",
     "rotation_matrix",
     "rotation_scan",
+    "sensitivity_matrix",
     "shift",
     "xavier_uniform_init",
 ]

@@ -30,6 +30,7 @@ COMMANDS = {
     "analyze": "vaetk.cli.analyze",
     "sweep": "vaetk.cli.sweep",
     "summarize": "vaetk.cli.summarize",
+    "compare": "vaetk.cli.compare",
     "reproduce": "vaetk.cli.reproduce",
 }
 

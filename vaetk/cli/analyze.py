@@ -1,4 +1,5 @@
-"""``vaetk analyze landscape|rd|rotation|posterior ...``: the paper's training analyses, data + PNG figures."""
+"""``vaetk analyze landscape|rd|rotation|posterior|sensitivity ...``: the paper's training analyses and the
+sensitivity geometry of a dataset generator, data + PNG figures."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-HELP = "training analyses: loss landscape, rate-distortion plane, latent rotation, aggregated posteriors"
+HELP = ("training analyses: loss landscape, rate-distortion plane, latent rotation, aggregated posteriors; "
+        "sensitivity geometry of a dataset")
 
 
 def _common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
@@ -44,6 +46,13 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("posterior", help="aggregated posterior vs prior vs p(theta), latent-factor grids")
     p.add_argument("run_dirs", type=Path, nargs="+", help="one or more trained runs")
     _common(p)
+    p = sub.add_parser("sensitivity", help="M = E[J^T S^-1 J] of a Darcy dataset's generator (no training)")
+    p.add_argument("source", metavar="STORE_OR_PRESET", help="a dataset store, a dataset TOML or a preset name")
+    p.add_argument("--n", type=int, default=None, help="grid size override (presets and TOML files only)")
+    p.add_argument("--thetas", type=int, default=300, help="thetas drawn from p(theta) (default 300)")
+    p.add_argument("--step", type=float, default=1e-3, help="central-difference step (default 1e-3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the theta draws (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
 
 
 def _load(run_dir: Path, split: str) -> tuple[Any, Any, Any]:
@@ -137,13 +146,28 @@ def _posterior(args: argparse.Namespace, out: Path) -> list[Path]:
     return written
 
 
+def _sensitivity(args: argparse.Namespace, out: Path) -> list[Path]:
+    from vaetk.analysis import darcy_sensitivity, plot_sensitivity
+
+    res = darcy_sensitivity(args.source, n_thetas=args.thetas, seed=args.seed, step=args.step, n=args.n)
+    (out / "sensitivity.json").write_text(json.dumps(res.to_json(), indent=1))
+    _save(plot_sensitivity(res, res.thetas), out / "sensitivity.png")
+    corr = f", M correlation {res.correlation[0, 1]:+.4f}" if res.matrix.shape[0] == 2 else ""
+    print(f"sensitivity of {args.source} (n = {res.info['n']}, {res.n_thetas} thetas): eigenvector angle "
+          f"{res.angles[0]:.3f} deg from the theta axes, eigenvalue ratio {res.eigenvalue_ratio:.4g}{corr}, "
+          f"S_D of an M-aligned encoder {res.sd_aligned:.4f}")
+    return [out / "sensitivity.json", out / "sensitivity.png"]
+
+
 def run(args: argparse.Namespace) -> int:
-    first = {"landscape": "run_dir", "rd": "sweep_dir", "rotation": "run_dir", "posterior": "run_dirs"}[args.analysis]
+    first = {"landscape": "run_dir", "rd": "sweep_dir", "rotation": "run_dir", "posterior": "run_dirs",
+             "sensitivity": "out"}[args.analysis]
     base = getattr(args, first)
     base = base[0] if isinstance(base, list) else base
     out = args.out or Path(base) / "analysis"
     out.mkdir(parents=True, exist_ok=True)
-    handler = {"landscape": _landscape, "rd": _rd, "rotation": _rotation, "posterior": _posterior}[args.analysis]
+    handler = {"landscape": _landscape, "rd": _rd, "rotation": _rotation, "posterior": _posterior,
+               "sensitivity": _sensitivity}[args.analysis]
     for path in handler(args, out):
         print(f"wrote {path}")
     return 0

@@ -10,8 +10,12 @@ HELP = "run the paper's sweeps for one section (5.1, 5.2, 5.3, 6) at CPU or pape
 
 def populate_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("section", help="paper section: 5.1, 5.2, 5.3 or 6")
-    parser.add_argument("--scale", choices=("cpu", "paper"), default="cpu",
-                        help="cpu: small model, short schedules, few trials; paper: the paper-sized presets (GPU)")
+    parser.add_argument("--scale", default="cpu",
+                        help="cpu (default): small model, short schedules; cpu_slow: cpu with the authors' beta "
+                             "schedule and no reconstruction phase; cpu_beta1: cpu with beta = 1 from the first step; "
+                             "paper: the paper-sized presets (GPU)")
+    parser.add_argument("--study", dest="studies", action="append", default=None, metavar="NAME",
+                        help="run only this study of the section (repeatable; default: all)")
     parser.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="output root (data + sweeps)")
     parser.add_argument("--seeds", type=int, default=None, help="trials per setting (default: the scale's)")
     parser.add_argument("--workers", type=int, default=1, help="trials at once")
@@ -25,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from vaetk.sweeps import DEFAULT_THRESHOLD
     from vaetk.sweeps._reproduce import reproduce
 
-    report = reproduce(args.section, scale=args.scale, out=args.out, seeds=args.seeds, workers=args.workers,
+    report = reproduce(args.section, scale=args.scale, out=args.out, seeds=args.seeds, studies=args.studies,
+                       workers=args.workers,
                        threads_per_trial=args.threads_per_trial, scheduler=args.scheduler,
                        threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
                        progress=not args.no_progress)

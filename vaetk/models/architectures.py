@@ -135,9 +135,13 @@ class Architecture(Plugin, torch.nn.Module):
         """Let the network work in standardised units: it sees (x - data_mean) / channel_scale, and its raw
         decoder output is multiplied by ``channel_scale`` (then ``decoder_offset`` is added).
 
-        An affine change of the first and last layers, so the model family and the loss (in data units) are
-        unchanged; what changes is that training no longer depends on the data's units or on how small its
-        spread is against its mean (the shifted-Gaussian Darcy fields vary by about 1% of their mean).
+        A fixed affine change of the network's input and output; the loss stays in data units. The per-channel
+        scale alone would be representable by rescaling the first and last layers, but the per-pixel offset is
+        not: a convolution's bias is constant over the image, and DenseVAE's convolutions have none, so the
+        standardised model family is the unstandardised one plus a fixed per-pixel mean field subtracted from the
+        input (and, with ``init_decoder_mean``, added to the output). What it buys is that training no longer
+        depends on the data's units or on how small its spread is against its mean (the shifted-Gaussian Darcy
+        fields vary by about 1% of their mean).
 
         Parameters
         ----------

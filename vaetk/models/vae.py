@@ -6,7 +6,9 @@ The loss of one sample is ``L_REC + beta * L_REG (+ weight * L_SUP for labelled 
   :meth:`Architecture.decode`), summed over channels and pixels, in nats, ``log(2 pi)`` included;
 - ``L_REG`` is the prior's regularisation term (``prior.regularization(...)["total"]``, nats), never computed here;
 - ``L_SUP`` is the semi-supervised term of the paper's eq. 28, ``-log q(z = theta | y)``: the encoder's Gaussian
-  density evaluated at the true generative parameters (nats).
+  density evaluated at the true generative parameters, summed over latent dimensions (nats). As in the authors'
+  code it is averaged over the **labelled samples only** and added with its weight to the batch means of the other
+  terms, in both normalisations (its size does not depend on the grid, so it is not rescaled).
 
 Two normalisations are offered and both are always reported:
 
@@ -14,8 +16,8 @@ Two normalisations are offered and both are always reported:
     True nats per sample: ``L_REC + L_REG`` at beta = 1 is the negative ELBO.
 ``"per_pixel"``
     The authors' units (the paper's loss values): ``L_REC / (H * W)`` (summed over channels, averaged over
-    pixels), ``L_REG / prior.authors_normalizer()`` and ``L_SUP / latent_dim`` (averaged over latent dimensions
-    like their KL). beta = 1 in these units is an effective beta of ``H * W / normalizer`` in ELBO units.
+    pixels) and ``L_REG / prior.authors_normalizer()``; ``L_SUP`` unchanged. beta = 1 in these units is an
+    effective beta of ``H * W / normalizer`` in ELBO units.
 """
 
 from __future__ import annotations
@@ -70,8 +72,6 @@ class LossTerms:
         H * W, the per-pixel divisor of L_REC.
     reg_normalizer : float
         The prior's divisor for per-pixel L_REG.
-    latent_dim : int
-        Divisor of per-pixel L_SUP.
     """
 
     rec: Tensor
@@ -81,30 +81,30 @@ class LossTerms:
     reg_parts: dict[str, Tensor]
     n_pixels: int
     reg_normalizer: float
-    latent_dim: int
 
     def scaled(self, normalization: Normalization) -> tuple[Tensor, Tensor, Tensor]:
-        """(rec, reg, sup) per sample in the units of ``normalization``."""
+        """(rec, reg, sup) per sample in the units of ``normalization`` (``sup`` is nats in both)."""
         if normalization == "elbo":
             return self.rec, self.reg, self.sup
         if normalization == "per_pixel":
-            return self.rec / self.n_pixels, self.reg / self.reg_normalizer, self.sup / self.latent_dim
+            return self.rec / self.n_pixels, self.reg / self.reg_normalizer, self.sup
         raise ConfigError(f"Unknown normalization {normalization!r}; expected one of {', '.join(NORMALIZATIONS)}.")
 
     def objective(self, beta: float, normalization: Normalization, *, sup_weight: float = 0.0,
                   include_reg: bool = True) -> Tensor:
-        """The scalar minimised: batch mean of rec + beta * reg + sup_weight * sup, in ``normalization`` units.
+        """The scalar minimised, in ``normalization`` units: the batch mean of rec + beta * reg, plus
+        ``sup_weight`` times the mean of sup over the batch's labelled samples (the authors' eq. 28).
 
         ``include_reg=False`` leaves the regularisation out entirely (the reconstruction-only phase), which is
         not the same as beta = 0 when L_REG is not finite.
         """
         rec, reg, sup = self.scaled(normalization)
-        total = rec
+        total = rec.mean()
         if include_reg:
-            total = total + beta * reg
-        if sup_weight:
-            total = total + sup_weight * sup
-        return total.mean()
+            total = total + beta * reg.mean()
+        if sup_weight and bool(self.labelled.any()):
+            total = total + sup_weight * sup[self.labelled].mean()
+        return total
 
     def summary(self) -> dict[str, float]:
         """Batch means of every term in both units (the keys the logs use)."""
@@ -205,7 +205,7 @@ class VAE(nn.Module):
             sup = torch.where(labelled, encoder_nll(theta, mu, logvar), sup)
         return LossTerms(rec=rec, reg=reg, sup=sup, labelled=labelled, reg_parts=parts,
                          n_pixels=int(x.shape[-2] * x.shape[-1]),
-                         reg_normalizer=float(self.prior.authors_normalizer()), latent_dim=self.latent_dim)
+                         reg_normalizer=float(self.prior.authors_normalizer()))
 
 
 def encoder_nll(theta: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:

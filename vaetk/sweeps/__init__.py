@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from vaetk.sweeps._compare import Comparison, clopper_pearson, compare_arms, format_comparison, plot_arms
 from vaetk.sweeps._grid import Trial, apply_overrides, expand_trials, parse_set_options, setting_label
 from vaetk.sweeps._runner import DEFAULT_TRIAL, SweepResult, TrialOutcome, load_outcomes, run_sweep
 from vaetk.sweeps._summary import (
@@ -19,6 +20,7 @@ from vaetk.sweeps._summary import (
 )
 
 __all__ = [
+    "Comparison",
     "DEFAULT_THRESHOLD",
     "DEFAULT_TRIAL",
     "SettingSummary",
@@ -26,10 +28,14 @@ __all__ = [
     "Trial",
     "TrialOutcome",
     "apply_overrides",
+    "clopper_pearson",
+    "compare_arms",
     "expand_trials",
+    "format_comparison",
     "format_table",
     "load_outcomes",
     "parse_set_options",
+    "plot_arms",
     "plot_sd_against",
     "run_sweep",
     "setting_label",

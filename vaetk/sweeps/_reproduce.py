@@ -7,7 +7,9 @@ A section is described by ``vaetk/configs/reproduce/section_<n>.toml``::
     plot_key, plot_divisor     optional: the swept key of the S_D figure and its divisor
     [[study]]                  name, experiment (a training preset), dataset (a dataset preset), grid (optional)
     [scale.<name>]             seeds; dataset (overrides of the dataset preset, e.g. { n = 33 });
-                               overrides (dotted experiment keys fixed for every trial); grid (replaces studies')
+                               overrides (dotted experiment keys fixed for every trial); grid (replaces studies');
+                               extends (optional: another scale whose settings and datasets this one shares,
+                               its own overrides applied on top, e.g. a different beta schedule)
 
 For each study the dataset is generated once (seed 2022, recorded in the store; an existing complete store is
 reused), then the study is run as a sweep in ``OUT/section_<n>/<study>`` (resumable like any sweep) and
@@ -21,7 +23,7 @@ import json
 import os
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ class Section:
     title: str
     paper: str
     scale: str
+    data_scale: str  # the scale whose datasets this one uses (itself unless it extends another)
     seeds: int
     seed_keys: list[str]
     plot_key: str | None
@@ -93,7 +96,16 @@ def load_section(section: str, scale: str) -> Section:
     scales = spec.get("scale", {})
     if scale not in scales:
         raise ConfigError(f"section {section} has no scale {scale!r}; available: {', '.join(scales)}.")
-    sc = scales[scale]
+    sc, data_scale = scales[scale], scale
+    if "extends" in sc:
+        base_name = sc["extends"]
+        if base_name not in scales or "extends" in scales[base_name]:
+            raise ConfigError(f"section {section}, scale {scale!r}: extends {base_name!r}, which is not a scale "
+                              f"of this section without an 'extends' of its own ({', '.join(scales)}).")
+        base = scales[base_name]
+        sc = {**base, **{k: v for k, v in sc.items() if k not in ("extends", "overrides")},
+              "overrides": {**base.get("overrides", {}), **sc.get("overrides", {})}}
+        data_scale = base_name
     studies = []
     for table in spec["study"]:
         experiment = apply_overrides(preset_table("experiments", table["experiment"]), sc.get("overrides", {}))
@@ -101,7 +113,7 @@ def load_section(section: str, scale: str) -> Section:
         dataset = apply_overrides(preset_table("datasets", table["dataset"]), sc.get("dataset", {}))
         grid = dict(sc.get("grid", table.get("grid", {})))
         studies.append(Study(table["name"], experiment, dataset, table["dataset"], grid))
-    return Section(spec["section"], spec["title"], spec["paper"], scale, int(sc["seeds"]),
+    return Section(spec["section"], spec["title"], spec["paper"], scale, data_scale, int(sc["seeds"]),
                    list(spec.get("seed_keys", ["training.seed"])), spec.get("plot_key"),
                    float(spec.get("plot_divisor", 1.0)), studies)
 
@@ -122,8 +134,9 @@ def _ensure_dataset(path: Path, config: Mapping[str, Any], workers: int, progres
 
 
 def reproduce(section: str, *, scale: str = "cpu", out: str | os.PathLike[str] = "runs/reproduce",
-              seeds: int | None = None, workers: int = 1, threads_per_trial: int = 1, scheduler: str | None = None,
-              threshold: float = DEFAULT_THRESHOLD, progress: bool = True) -> Path:
+              seeds: int | None = None, studies: Sequence[str] | None = None, workers: int = 1,
+              threads_per_trial: int = 1, scheduler: str | None = None, threshold: float = DEFAULT_THRESHOLD,
+              progress: bool = True) -> Path:
     """Run (or resume) the sweeps of one paper section and write its report; return the report's path.
 
     Parameters
@@ -134,33 +147,51 @@ def reproduce(section: str, *, scale: str = "cpu", out: str | os.PathLike[str] =
         ``paper``: the paper-sized presets, for a GPU.
     seeds : int, optional
         Trials per setting (default: the scale's).
+    studies : sequence of str, optional
+        Run only these studies (default: all); the report covers the studies run by this call.
     workers, threads_per_trial, scheduler
         As for :func:`vaetk.sweeps.run_sweep` (``workers`` also generates the datasets).
     """
     spec = load_section(section, scale)
+    selected = spec.studies
+    if studies:
+        names = [st.name for st in spec.studies]
+        unknown = [name for name in studies if name not in names]
+        if unknown:
+            raise ConfigError(f"section {section} has no study {', '.join(map(repr, unknown))}; its studies are "
+                              f"{', '.join(names)}.")
+        selected = [st for st in spec.studies if st.name in studies]
     root = Path(out)
     sec_dir = root / f"section_{section.replace('.', '_')}"
+    if scale != "cpu":  # the cpu scale keeps its historical layout; other scales get their own folders
+        sec_dir = sec_dir / scale
     sec_dir.mkdir(parents=True, exist_ok=True)
     n_seeds = spec.seeds if seeds is None else seeds
     lines = [f"# Section {spec.section}: {spec.title}", "", f"Scale: `{scale}`; {n_seeds} trial(s) per setting; "
              f"disentangled means S_D >= {threshold:g} (see `vaetk summarize`).", "",
              f"**Paper:** {spec.paper}", ""]
     timings = {}
-    for study in spec.studies:
-        data = _dataset_path(root, study, scale)
-        _ensure_dataset(data, study.dataset, workers, progress)
-        experiment = apply_overrides(study.experiment, {"data.path": str(data.resolve())})
-        start = time.perf_counter()
-        result = run_sweep(experiment, sec_dir / study.name, seeds=n_seeds, overrides=study.grid, workers=workers,
-                           threads_per_trial=threads_per_trial, scheduler=scheduler, seed_key=spec.seed_keys,
-                           progress=progress)
-        timings[study.name] = time.perf_counter() - start
+    for study in spec.studies:  # run the selected studies; report every study that has a sweep directory
+        if study in selected:
+            data = _dataset_path(root, study, spec.data_scale)
+            _ensure_dataset(data, study.dataset, workers, progress)
+            experiment = apply_overrides(study.experiment, {"data.path": str(data.resolve())})
+            start = time.perf_counter()
+            result = run_sweep(experiment, sec_dir / study.name, seeds=n_seeds, overrides=study.grid,
+                               workers=workers, threads_per_trial=threads_per_trial, scheduler=scheduler,
+                               seed_key=spec.seed_keys, progress=progress)
+            timings[study.name] = time.perf_counter() - start
+            status = (f"{result.n_ok} of {len(result.outcomes)} trials ok; wall time of this invocation "
+                      f"{timings[study.name]:.0f} s.")
+        elif (sec_dir / study.name).is_dir():
+            status = "Not run by this invocation (results of an earlier one)."
+        else:
+            continue
         plot_key = spec.plot_key if spec.plot_key in study.grid else None
         summaries = summarize_sweep(sec_dir / study.name, threshold=threshold, plot_key=plot_key,
                                     divisor=spec.plot_divisor)
         lines += [f"## Study `{study.name}` ({study.experiment.get('name', '')})", "",
-                  f"{result.n_ok} of {len(result.outcomes)} trials ok; wall time of this invocation "
-                  f"{timings[study.name]:.0f} s. Sweep directory: `{sec_dir / study.name}`.", "",
+                  f"{status} Sweep directory: `{sec_dir / study.name}`.", "",
                   format_table(summaries, threshold=threshold)]
     (sec_dir / "REPORT.md").write_text("\n".join(lines) + "\n")
     (sec_dir / "reproduce.json").write_text(json.dumps({"section": section, "scale": scale, "seeds": n_seeds,

@@ -6,11 +6,15 @@ reads, taken on the test split when the experiment has one (else on the training
 
 - ``rec_per_pixel``, ``reg_per_pixel``, ``loss_per_pixel``, ``loss_elbo``: final losses (authors' per-pixel units
   and true ELBO nats);
-- ``over_regularized``: the trainer's Theorem 1 detector verdict;
+- ``over_regularized``: the trainer's Theorem 1 detector verdict, and ``constant_rec_per_pixel``: the L_REC of
+  the training data's constant predictor it compares against;
 - one entry per configured metric (``[[evaluation.metrics]]``, e.g. ``sd`` and ``skl``): its headline score on the
   encoder means (BatchNorm in eval mode, as the trainer evaluates) against the generative parameters, plus
   ``<metric>_<score>`` for its other scores (``sd_active_dims``; a score already named after its metric keeps its
   name: ``sd_floor``, ``skl_fit``);
+- the trajectory of the orientation and of the prior: ``sd_epoch_<e>`` (S_D of the encoder means logged by the
+  trainer at epochs 0, 10 and 50, where evaluated) and the final ``reg_<part>_elbo`` of every named L_REG sub-term
+  (e.g. ``reg_kl_xi_elbo``, the hierarchical prior's KL over its inner variable);
 - ``epochs`` and ``seconds``.
 
 A retried trial resumes from the checkpoint its earlier attempt left in ``run_dir``.
@@ -26,6 +30,22 @@ from typing import Any
 __all__ = ["train_and_evaluate"]
 
 _LOSSES = ("rec_per_pixel", "reg_per_pixel", "loss_per_pixel", "rec_elbo", "reg_elbo", "loss_elbo")
+_SD_EPOCHS = (10, 50)
+
+
+def _trajectory(final: Mapping[str, float], history: list[dict[str, float]], split: str) -> dict[str, float]:
+    """S_D at epochs 0, 10 and 50 (test split only) and the final L_REG sub-terms of ``split``."""
+    out = {}
+    if split == "test":
+        if "initial_test_sd" in final:
+            out["sd_epoch_0"] = float(final["initial_test_sd"])
+        for row in history:
+            if int(row["epoch"]) in _SD_EPOCHS and "test_sd" in row:
+                out[f"sd_epoch_{int(row['epoch'])}"] = float(row["test_sd"])
+    prefix = f"{split}_reg_"
+    out.update({key[len(split) + 1:]: float(value) for key, value in final.items()
+                if key.startswith(prefix) and key.endswith("_elbo") and key != f"{split}_reg_elbo"})
+    return out
 
 
 def train_and_evaluate(config: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
@@ -46,6 +66,8 @@ def train_and_evaluate(config: Mapping[str, Any], run_dir: Path) -> dict[str, An
     final = result.final
     split = "test" if f"test_{_LOSSES[0]}" in final else "train"
     out: dict[str, Any] = {key: float(final[f"{split}_{key}"]) for key in _LOSSES if f"{split}_{key}" in final}
+    out.update(_trajectory(final, result.history, split))
+    out["constant_rec_per_pixel"] = float(result.baseline.rec_per_pixel)  # Theorem 1's predictor (training data)
     out["over_regularized"] = bool(result.over_regularized)
     out["epochs"] = int(final.get("epochs", 0))
     out["seconds"] = float(result.seconds)

@@ -87,9 +87,11 @@ class ModelConfig:
     standardize : bool
         Let the network work in standardised units (:meth:`Architecture.init_standardization`): the encoder
         sees (x - mean) / s and the decoder's raw output is multiplied by s, with the per-pixel training mean and
-        s the per-channel standard deviation around it. The same model family and loss units; without it, data
-        whose spread is small against its mean (the shifted-Gaussian fields vary by about 1%) trains no better
-        than the constant predictor (REPRODUCTION.md, section 5.2). Stored in the weights (buffers).
+        s the per-channel standard deviation around it. The same loss units; the model family gains a fixed
+        per-pixel input offset that bias-free convolutions cannot represent (see
+        :meth:`Architecture.init_standardization`). Without it, data whose spread is small against its mean
+        (the shifted-Gaussian fields vary by about 1%) trains no better than the constant predictor
+        (REPRODUCTION.md, section 5.2). Stored in the weights (buffers).
     """
 
     latent_dim: int = 2
@@ -182,7 +184,11 @@ class TrainingConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SemiSupervisedConfig:
-    """The semi-supervised term of eq. 28.
+    """The semi-supervised term of eq. 28, in the authors' form.
+
+    -log q(z = theta | y), summed over latent dimensions and averaged over the labelled samples only, times
+    ``weight``, is added to the batch mean of the other loss terms (in either normalisation, also during the
+    reconstruction phase), and every mini-batch carries all labelled samples (the authors trained full-batch).
 
     Attributes
     ----------
@@ -191,7 +197,7 @@ class SemiSupervisedConfig:
     label_seed : int
         Seed of that draw (recorded with the run, indices included).
     weight : float
-        Multiplier of -log q(z = theta | y) for labelled samples.
+        Multiplier of the term (the authors': 1).
     """
 
     n_labels: int = 0

@@ -211,6 +211,7 @@ class Trainer:
         self.baseline = constant_predictor(self.train_x)
         self.noise = torch.Generator(device=self.device).manual_seed(derive_seed(tc.seed, _NOISE))
         self.history: list[dict[str, float]] = []
+        self.initial: dict[str, float] = {}  # test-set metrics of the initial model (epoch 0)
         self.epoch = 0  # epochs completed
         self._checkpoint = checkpoint
         self.callbacks = list(callbacks)
@@ -229,6 +230,7 @@ class Trainer:
             "schedule": self.schedule.state_dict(),
             "rng": rng,
             "history": [dict(row) for row in self.history],
+            "initial": dict(self.initial),
             "label_indices": torch.as_tensor(self.label_indices, dtype=torch.long),
         }
 
@@ -249,6 +251,7 @@ class Trainer:
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), self.device)
         self.history = [dict(row) for row in state["history"]]
+        self.initial = dict(state.get("initial", {}))  # absent in checkpoints written before it was recorded
         self.epoch = int(state["epoch"])
 
     # -- the loop ---------------------------------------------------------------------------------------------
@@ -269,6 +272,8 @@ class Trainer:
                     self.model.architecture.init_standardization(self.baseline.mean, self.baseline.channel_std)
                 if tc.sanity_check:
                     self.sanity_check()
+                if self.test_x is not None:  # where the orientation starts (isolated RNG: training is unchanged)
+                    self.initial = {f"test_{k}": v for k, v in self.evaluate(self.test_x, self.test_theta).items()}
             bar = None
             if self.progress:
                 from tqdm.auto import tqdm
@@ -299,12 +304,17 @@ class Trainer:
                            time.perf_counter() - start)
 
     def _batches(self, epoch: int) -> list[Tensor]:
+        """The mini-batches of ``epoch``: a seeded permutation split into ``batch_size`` pieces, each extended by
+        the labelled samples it lacks, so every step sees all labels (as the authors' semi-supervised code did)."""
         gen = torch.Generator().manual_seed(derive_seed(self.config.training.seed, _BATCHES, epoch))
         order = torch.randperm(self.n_train, generator=gen).to(self.device)
         batches = list(torch.split(order, self.batch_size))
         if len(batches) > 1 and len(batches[-1]) == 1:  # BatchNorm cannot train on one sample
             batches[-2] = torch.cat(batches[-2:])
             batches.pop()
+        if len(self.label_indices) and len(batches) > 1:
+            labels = torch.as_tensor(self.label_indices, dtype=torch.long, device=self.device)
+            batches = [torch.cat([b, labels[~torch.isin(labels, b)]]) for b in batches]
         return batches
 
     def _non_finite_hint(self, x: Tensor) -> str:
@@ -331,7 +341,7 @@ class Trainer:
         self.schedule.start_epoch(epoch)
         self.model.train()
         sums: dict[str, float] = {}
-        objective_sum = 0.0
+        objective_sum, seen = 0.0, 0  # samples seen (labelled ones are seen at every step)
         for step, idx in enumerate(self._batches(epoch)):
             beta = self.schedule.beta
             include_reg = not self.schedule.in_reconstruction_phase
@@ -354,16 +364,17 @@ class Trainer:
             summary = terms.summary()
             self.schedule.step(summary["rec_per_pixel"])
             weight = len(idx)
+            seen += weight
             for key, value in summary.items():
                 sums[key] = sums.get(key, 0.0) + value * weight
             objective_sum += float(objective.detach()) * weight
         row: dict[str, float] = {"epoch": float(epoch + 1), "lr": lr, "beta": self.schedule.beta,
                                  "reconstruction_phase": float(self.schedule.in_reconstruction_phase)}
         for key, value in sums.items():
-            row[f"train_{key}"] = value / self.n_train
+            row[f"train_{key}"] = value / seen
         for unit in NORMALIZATIONS:
             row[f"train_loss_{unit}"] = row[f"train_rec_{unit}"] + row[f"train_reg_{unit}"]
-        row["train_objective"] = objective_sum / self.n_train
+        row["train_objective"] = objective_sum / seen
         last = epoch + 1 == tc.epochs
         if self.test_x is not None and ((epoch + 1) % tc.eval_every == 0 or last):
             row.update({f"test_{k}": v for k, v in self.evaluate(self.test_x, self.test_theta).items()})
@@ -377,10 +388,12 @@ class Trainer:
                               device=self.device)
 
     def final_metrics(self) -> dict[str, float]:
-        """Training-set (and test-set) losses and S_D of the current model, plus beta."""
+        """Training-set (and test-set) losses and S_D of the current model, the initial model's test metrics
+        (``initial_test_*``), beta and the epoch count."""
         final = {f"train_{k}": v for k, v in self.evaluate(self.train_x, self.train_theta).items()}
         if self.test_x is not None:
             final.update({f"test_{k}": v for k, v in self.evaluate(self.test_x, self.test_theta).items()})
+        final.update({f"initial_{k}": v for k, v in self.initial.items()})
         final["beta"] = self.schedule.beta
         final["epochs"] = float(self.epoch)
         return final

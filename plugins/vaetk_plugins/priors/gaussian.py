@@ -1,4 +1,4 @@
-"""A fixed diagonal Gaussian prior p(z) = N(mean, diag(std^2)) with its closed-form KL."""
+"""A fixed diagonal Gaussian prior p(z) = N(mean, diag(variance)) with its closed-form KL."""
 
 from __future__ import annotations
 
@@ -17,15 +17,14 @@ __all__ = ["GaussianPrior"]
 
 
 class GaussianPrior(Prior):
-    """p(z) = N(mean, diag(std**2)), fixed; L_REG is the analytic KL[q(z|x) || p(z)] (z is not used).
+    """p(z) = N(mean, diag(variance)), fixed; L_REG is the analytic KL[q(z|x) || p(z)] (z is not used).
 
-    With unequal standard deviations the prior is not rotation-invariant, so the regularisation prefers latent
-    axes aligned with the prior's (the semi-supervised runs of the paper use it for that reason).
+    With unequal variances the prior is not rotation-invariant, so the regularisation prefers latent axes aligned
+    with the prior's (the semi-supervised runs of the paper use it for that reason).
 
-    The default is the paper's semi-supervised prior, written "N(0, diag(1, 2))" there. vaetk reads the 1 and
-    2 as **standard deviations**: the authors' code passes scales, not variances, to its Gaussians, and the
-    paper's other "covariances" (the p(theta) of the shifted and mixture datasets) are standard deviations in
-    that code too (see DESIGN.md section 4). Write ``std = [1.0, 1.4142135623730951]`` for variances (1, 2).
+    The default is the paper's semi-supervised prior, written "N(0, diag(1, 2))" there: **variances** 1 and 2, as
+    the authors' code sets its log-variances to (log 1, log 2). (Their p(theta) "covariances" are standard
+    deviations, which is why the parameter here is named for what it holds.)
     """
 
     name: ClassVar[str] = "gaussian"
@@ -39,24 +38,24 @@ class GaussianPrior(Prior):
         ----------
         mean : tuple of float
             Prior mean per latent dimension; one value is broadcast to all dimensions.
-        std : tuple of float
-            Prior standard deviation (not variance) per latent dimension, > 0; one value is broadcast.
+        variance : tuple of float
+            Prior variance (not standard deviation) per latent dimension, > 0; one value is broadcast.
         """
 
         mean: tuple[float, ...] = (0.0,)
-        std: tuple[float, ...] = (1.0, 2.0)
+        variance: tuple[float, ...] = (1.0, 2.0)
 
     def __init__(self, config: Config, *, latent_dim: int) -> None:
         super().__init__(config, latent_dim=latent_dim)
         owner = self.owner()
-        for key in ("mean", "std"):
+        for key in ("mean", "variance"):
             values = getattr(config, key)
             check_param(len(values) in (1, latent_dim), key,
                         f"a list of 1 or latent_dim = {latent_dim} numbers", values, owner)
-        check_param(all(math.isfinite(s) and s > 0 for s in config.std), "std", "a list of positive numbers",
-                    config.std, owner)
+        check_param(all(math.isfinite(v) and v > 0 for v in config.variance), "variance",
+                    "a list of positive numbers", config.variance, owner)
         mean = torch.tensor(config.mean, dtype=torch.get_default_dtype()).expand(latent_dim).clone()
-        logvar = 2.0 * torch.log(torch.tensor(config.std, dtype=torch.float64)).expand(latent_dim).clone()
+        logvar = torch.log(torch.tensor(config.variance, dtype=torch.float64)).expand(latent_dim).clone()
         # Derived from the config, so not part of the state_dict; buffers follow .to(device/dtype).
         self.register_buffer("mean", mean, persistent=False)
         self.register_buffer("logvar", logvar.to(mean.dtype), persistent=False)

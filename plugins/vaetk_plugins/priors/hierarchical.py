@@ -41,9 +41,11 @@ class HierarchicalPrior(Prior):
     - ``"total"``: their sum, an estimate of an upper bound on KL[q(z|y) || p(z)]. It is not a KL: single
       samples can be negative.
 
-    ``decoder_final_relu = True`` reproduces the authors' published network, whose prior decoder mean ends in a
-    ReLU (a module-name collision in their code): the learned prior mean is then confined to the positive
-    orthant. The default ``False`` is the corrected network (a linear output).
+    ``decoder = "as_published"`` builds the prior decoder that actually ran in the authors' code: a module-name
+    collision there replaced the middle layers and put a ReLU on the output, leaving
+    ``xi_dim -> hidden[-1] -> ReLU -> latent_dim -> ReLU`` (82 parameters for the paper's 2 and 16), so the learned
+    prior means lie in the positive orthant. The default ``"corrected"`` is the network the paper describes
+    (``xi_dim -> hidden[::-1]... -> latent_dim``, linear output).
     """
 
     name: ClassVar[str] = "hierarchical"
@@ -61,8 +63,9 @@ class HierarchicalPrior(Prior):
             Dimension of the hierarchical variable xi; None (the default) means latent_dim, as in the paper.
         activation : str
             Nonlinearity between hidden layers.
-        decoder_final_relu : bool
-            True: the as-published prior decoder (mean passed through a final ReLU, so >= 0). False: corrected.
+        decoder : str
+            ``"corrected"``: the paper's prior decoder. ``"as_published"``: the network that ran in the authors'
+            code (one hidden layer of width ``hidden[-1]``, ReLU activations, a ReLU on the output, so means >= 0).
         entropy : str
             How E[log q(z|y)] is estimated: ``"sample"`` (log q at the given z) or ``"analytic"`` (-entropy).
         logvar_init : float
@@ -72,7 +75,7 @@ class HierarchicalPrior(Prior):
         hidden: tuple[int, ...] = (16, 16)
         xi_dim: int | None = None
         activation: Literal["relu", "elu", "silu", "tanh"] = "relu"
-        decoder_final_relu: bool = False
+        decoder: Literal["corrected", "as_published"] = "corrected"
         entropy: Literal["sample", "analytic"] = "sample"
         logvar_init: float = 0.0
 
@@ -86,10 +89,15 @@ class HierarchicalPrior(Prior):
                     config.activation, owner)
         check_param(config.entropy in ("sample", "analytic"), "entropy", "'sample' or 'analytic'", config.entropy,
                     owner)
+        check_param(config.decoder in ("corrected", "as_published"), "decoder", "'corrected' or 'as_published'",
+                    config.decoder, owner)
         self.xi_dim = latent_dim if config.xi_dim is None else config.xi_dim
         hidden = list(config.hidden)
         self.encoder_net = mlp([latent_dim, *hidden, self.xi_dim], config.activation)
-        self.decoder_net = mlp([self.xi_dim, *hidden[::-1], latent_dim], config.activation)
+        if config.decoder == "as_published":
+            self.decoder_net = mlp([self.xi_dim, hidden[-1], latent_dim], "relu", final_activation=True)
+        else:
+            self.decoder_net = mlp([self.xi_dim, *hidden[::-1], latent_dim], config.activation)
         self.encoder_logvar = nn.Parameter(torch.full((self.xi_dim,), float(config.logvar_init)))
         self.decoder_logvar = nn.Parameter(torch.full((latent_dim,), float(config.logvar_init)))
 
@@ -99,10 +107,7 @@ class HierarchicalPrior(Prior):
 
     def prior_decoder(self, xi: Tensor) -> tuple[Tensor, Tensor]:
         """Mean (B, latent_dim) and log-variance (broadcastable) of p(z|xi)."""
-        mean = self.decoder_net(xi)
-        if self.config.decoder_final_relu:
-            mean = torch.relu(mean)
-        return mean, self.decoder_logvar.to(xi.dtype)
+        return self.decoder_net(xi), self.decoder_logvar.to(xi.dtype)
 
     def regularization(self, z: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
         self.check_latents(z, mu, logvar)
