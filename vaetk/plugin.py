@@ -1,16 +1,121 @@
-"""The small contract every plugin class shares, whatever its group.
+"""The public API for plugin authors: base classes, configuration checks, errors and the numerical helpers.
 
 A plugin is a class with a frozen dataclass ``Config`` (its parameters, parsed strictly from TOML by
 :func:`vaetk.config.parse_config`) and the methods its group requires. Each group's base class (``Solver``,
 ``Distribution``, ``Prior``, ``Architecture``, ``Metric``) subclasses :class:`Plugin` and names its group and its
 required methods; the registry checks them when a plugin is first loaded.
+
+Everything a plugin needs from vaetk is importable from this module, and only the names listed here are
+promised to stay put::
+
+    from vaetk.plugin import Prior, check_param, diag_gaussian_log_prob
+
+Only :class:`Plugin` is defined here; every other name is imported from where it lives on first access, so
+``import vaetk.plugin`` loads neither torch, nor scipy, nor the compiled core.
+
+Common to every group
+    :class:`Plugin` (the mixin of the base classes), :func:`check_param` (one-line ``Config.__post_init__``
+    checks), the error and warning types of :mod:`vaetk.errors` (:class:`ConfigError`, :class:`DataError`,
+    :class:`SolverError`, :class:`ComponentError`, ...), and for a plugin package's own tests
+    :func:`parametrize_with_checks` and :func:`check_plugin` (the contract checks of :mod:`vaetk.testing`).
+
+Solvers (``vaetk.solvers``)
+    :class:`Solver`, :class:`SolverResult`; :func:`bordered_rhs`, :func:`raise_if_unconverged`; the compiled
+    Darcy kernels :func:`assemble` (returns a :class:`BatchOperator`), :func:`bordered_matrices`,
+    :func:`mg_solve`; :func:`trapezoid_weights` (the dual-cell areas of the zero-mean constraint) and
+    :func:`reference_solve` (the pure-NumPy sparse-LU solve of one sample).
+
+Distributions (``vaetk.distributions``)
+    :class:`Distribution`.
+
+Priors (``vaetk.priors``)
+    :class:`Prior` and the diagonal-Gaussian helpers of :mod:`vaetk.models.gaussian`: :data:`LOG_2PI`,
+    :func:`diag_gaussian_log_prob`, :func:`sample_log_density`, :func:`unrepresentable_logvar`,
+    :func:`kl_diag_gaussians`, :func:`kl_to_standard_normal`.
+
+Architectures (``vaetk.architectures``)
+    :class:`Architecture`, :func:`conv_output_size`, :func:`center_crop`.
+
+Metrics (``vaetk.metrics``)
+    :class:`Metric`; the KSG mutual-information estimator :func:`ksg_mi`, its ceiling :func:`ksg_ceiling` and
+    :func:`standardise`; the k-NN tools :func:`knn_distances`, :func:`knn_kl_divergence` (with its per-sample
+    :class:`KLTerms`), :func:`wkv_terms` (the WKV terms without input checks, for repeated evaluations) and
+    :class:`WkvFixedX` (the WKV estimate for one fixed sample of P against many affine maps of a sample of Q).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-__all__ = ["Plugin"]
+from vaetk._lazy import lazy_exports
+
+_ERRORS = (
+    "BuildFeatureError",
+    "ComponentError",
+    "ConfigError",
+    "DataError",
+    "PluginConflictError",
+    "PluginError",
+    "PluginLoadError",
+    "PluginNotFoundError",
+    "PluginValidationError",
+    "SolverError",
+    "VaetkDeprecationWarning",
+    "VaetkError",
+    "VaetkWarning",
+)
+
+_EXPORTS = {
+    # every group
+    "check_param": "vaetk.config",
+    **dict.fromkeys(_ERRORS, "vaetk.errors"),
+    "check_plugin": "vaetk.testing",
+    "parametrize_with_checks": "vaetk.testing",
+    # solvers
+    "Solver": "vaetk.darcy.solvers",
+    "SolverResult": "vaetk.darcy.solvers",
+    "bordered_rhs": "vaetk.darcy.solvers",
+    "raise_if_unconverged": "vaetk.darcy.solvers",
+    "BatchOperator": "vaetk.darcy._kernels",
+    "assemble": "vaetk.darcy._kernels",
+    "bordered_matrices": "vaetk.darcy._kernels",
+    "mg_solve": "vaetk.darcy._kernels",
+    "trapezoid_weights": "vaetk.darcy._sources",
+    "reference_solve": "vaetk.darcy._reference",
+    # distributions
+    "Distribution": "vaetk.distributions",
+    # priors
+    "Prior": "vaetk.models.priors",
+    "LOG_2PI": "vaetk.models.gaussian",
+    "diag_gaussian_log_prob": "vaetk.models.gaussian",
+    "kl_diag_gaussians": "vaetk.models.gaussian",
+    "kl_to_standard_normal": "vaetk.models.gaussian",
+    "sample_log_density": "vaetk.models.gaussian",
+    "unrepresentable_logvar": "vaetk.models.gaussian",
+    # architectures
+    "Architecture": "vaetk.models.architectures",
+    "center_crop": "vaetk.models.architectures",
+    "conv_output_size": "vaetk.models.architectures",
+    # metrics
+    "Metric": "vaetk.metrics.base",
+    "ksg_ceiling": "vaetk.metrics._mi",
+    "ksg_mi": "vaetk.metrics._mi",
+    "standardise": "vaetk.metrics._mi",
+    "KLTerms": "vaetk.metrics.knn",
+    "WkvFixedX": "vaetk.metrics.knn",
+    "knn_distances": "vaetk.metrics.knn",
+    "knn_kl_divergence": "vaetk.metrics.knn",
+    "wkv_terms": "vaetk.metrics.knn",
+}
+
+_lazy_names, __getattr__, _ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = sorted(["Plugin", *_lazy_names])
+
+
+def __dir__() -> list[str]:
+    """The module's attributes and every lazily exported name (not imported yet or already cached)."""
+    return sorted(set(globals()) | set(__all__))
 
 
 class Plugin:

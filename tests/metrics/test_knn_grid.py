@@ -88,3 +88,49 @@ def test_fixed_x_evaluator_is_infinite_on_a_zero_distance_and_checks_shapes() ->
         fixed.evaluate(z, np.ones(3), np.zeros(2))
     with pytest.raises(ValueError, match="fewer than k"):
         fixed.evaluate(z[:2], np.ones(2), np.zeros(2))
+
+
+@pytest.mark.parametrize("estimator", ["wkv", "wkv_eps1"])
+@pytest.mark.parametrize("backend", ["native", "scipy", "faiss"])
+def test_public_wkv_terms_are_the_estimator_terms(estimator: str, backend: str) -> None:
+    from vaetk.metrics import wkv_terms
+
+    if backend == "faiss":
+        pytest.importorskip("faiss")
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((300, 2)), rng.standard_normal((250, 2))
+    _, want = knn_kl_divergence(x, y, k=4, estimator=estimator, backend=backend, return_terms=True)
+    got = wkv_terms(x, y, k=4, estimator=estimator, backend=backend, n_threads=1)
+    for field, value in zip(("rho", "nu", "l", "k"), got, strict=True):
+        assert np.array_equal(value, getattr(want, field)), field
+    out = (np.empty(300), np.empty(300), np.empty(300, dtype=np.int64), np.empty(300, dtype=np.int64))
+    written = wkv_terms(x, y, k=4, estimator=estimator, backend=backend, n_threads=1, out=out)
+    assert all(a is b for a, b in zip(written, out, strict=True))
+    for a, b in zip(out, got, strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("estimator", ["wkv", "wkv_eps1"])
+def test_public_fixed_x_evaluator_is_the_core_one(estimator: str) -> None:
+    from vaetk._build import core
+    from vaetk.metrics import WkvFixedX
+
+    rng = np.random.default_rng(6)
+    x, z = rng.standard_normal((200, 3)), rng.standard_normal((180, 3))
+    scale, shift = np.geomspace(0.5, 4.0, 3), np.linspace(-1.0, 1.0, 3)
+    fixed = WkvFixedX(x, k=5, estimator=estimator)
+    want = core().WkvFixedX(x, 5, estimator == "wkv_eps1").evaluate(z, scale, shift, 1)
+    assert (fixed.n, fixed.d) == (200, 3)
+    assert fixed.evaluate(z, scale, shift, n_threads=1) == want
+    assert fixed.evaluate(z, np.zeros(3), x[3].copy(), n_threads=1) == np.inf
+
+
+def test_public_wkv_helpers_check_their_options() -> None:
+    from vaetk.errors import ConfigError
+    from vaetk.metrics import WkvFixedX, wkv_terms
+
+    x = np.random.default_rng(7).standard_normal((20, 2))
+    with pytest.raises(ConfigError, match="Did you mean 'wkv_eps1'"):
+        wkv_terms(x, x, estimator="wkv_eps")
+    with pytest.raises(ConfigError, match="k: expected a positive integer"):
+        WkvFixedX(x, k=0)

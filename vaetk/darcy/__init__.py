@@ -17,6 +17,7 @@ _EXPORTS = {
     "kle_basis": "vaetk.darcy._kle",
     # sources, assembly, solve
     "paper_source": "vaetk.darcy._sources",
+    "trapezoid_weights": "vaetk.darcy._sources",
     "solve": "vaetk.darcy._solve",
     "SCHEMES": "vaetk.darcy._solve",
     # dataset generation and stores

@@ -11,7 +11,7 @@ and reports, per sample, the relative residual ``||b - M x|| / ||b||`` of that s
 Writing a solver::
 
     from dataclasses import dataclass
-    from vaetk.darcy.solvers import Solver, SolverResult
+    from vaetk.plugin import Solver, SolverResult
 
     class MySolver(Solver):
         @dataclass(frozen=True)

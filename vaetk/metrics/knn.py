@@ -14,6 +14,10 @@ Duplicates: a neighbour that coincides with the query counts at distance 0 (a qu
 index in within-sample searches). The estimators need log distances, so when a needed distance is exactly 0
 (a point with k or more exact copies) :func:`knn_kl_divergence` raises DataError naming the rows, never
 returning log(0).
+
+For estimators evaluated many times on prepared arrays (inside an optimisation, as the S_KL metric does),
+:func:`wkv_terms` returns the per-sample terms without the input checks and :class:`WkvFixedX` keeps what depends
+on the fixed sample of P between evaluations.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 from vaetk.errors import ConfigError, DataError
 from vaetk.metrics._validation import as_samples
 
-__all__ = ["KLTerms", "knn_distances", "knn_kl_divergence"]
+__all__ = ["KLTerms", "WkvFixedX", "knn_distances", "knn_kl_divergence", "wkv_terms"]
 
 BACKENDS = ("native", "scipy", "faiss")
 ESTIMATORS = ("wkv", "wkv_eps1")
@@ -201,13 +205,14 @@ def knn_distances(ref: Any, query: Any = None, *, k: int = 5, backend: str = "na
 
 
 # -- the estimator -----------------------------------------------------------------------------------------------
-def _terms_native(x: np.ndarray, y: np.ndarray, k: int, eps1: bool, threads: int, algorithm: str
-                  ) -> tuple[np.ndarray, ...]:
+def _terms_native(x: np.ndarray, y: np.ndarray, k: int, eps1: bool, threads: int, algorithm: str,
+                  out: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, ...]:
     from vaetk._build import core
 
     n = x.shape[0]
-    rho, nu = np.empty(n), np.empty(n)
-    li, ki = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    if out is None:
+        out = (np.empty(n), np.empty(n), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
+    rho, nu, li, ki = out
     core().wkv_terms(x, y, k, eps1, _ALGORITHMS[algorithm], threads, rho, nu, li, ki)
     return rho, nu, li, ki
 
@@ -256,6 +261,131 @@ def _terms_faiss(x: np.ndarray, y: np.ndarray, k: int, eps1: bool, threads: int)
     rho = np.sqrt(np.where(inside_x, cx, 0.0).max(axis=1))
     nu = np.sqrt(np.where(inside_y, cy, 0.0).max(axis=1))
     return rho, nu, li.astype(np.int64), ki.astype(np.int64)
+
+
+def wkv_terms(x: np.ndarray, y: np.ndarray, *, k: int = 5, estimator: Literal["wkv", "wkv_eps1"] = "wkv",
+              backend: Literal["native", "scipy", "faiss"] = "native", n_threads: int | None = None,
+              algorithm: Literal["auto", "kdtree", "brute", "grid"] = "auto",
+              out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-sample quantities of the WKV estimate of D(P || Q), for callers that evaluate it many times.
+
+    The building block of :func:`knn_kl_divergence` without its input checks, its reduction and its diagnosis
+    of duplicates. With ``rho, nu, l, kk = wkv_terms(x, y, ...)`` the estimate is
+    ``d * mean(log(nu / rho)) + mean(digamma(l) - digamma(kk)) + log(m / (n - 1))`` (for ``"wkv"``,
+    ``l == kk == k`` and the digamma terms cancel); a zero in ``rho`` or ``nu`` means the estimate is undefined.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, d)
+        Samples of P: C-contiguous, float64, finite, n >= k + 1 (not checked).
+    y : ndarray of shape (m, d)
+        Samples of Q: C-contiguous, float64, finite, m >= k (not checked).
+    k : int
+        Neighbour order.
+    estimator : {"wkv", "wkv_eps1"}
+        Fixed-k estimator or the adaptive "epsilon 1" version.
+    backend : {"native", "scipy", "faiss"}
+        See the module docstring; all give the same values to rounding.
+    n_threads : int, optional
+        Threads (None: all CPUs or ``OMP_NUM_THREADS``); the values do not depend on it.
+    algorithm : {"auto", "kdtree", "brute", "grid"}
+        Native backend's search structure.
+    out : tuple of four ndarrays, optional
+        Buffers of shape (n,) (float64, float64, int64, int64) that receive ``rho, nu, l, kk`` and are returned,
+        so that repeated calls need not allocate.
+
+    Returns
+    -------
+    rho : ndarray of shape (n,)
+        Distance of each x_i to its l_i-th nearest neighbour among the other rows of x.
+    nu : ndarray of shape (n,)
+        Distance of each x_i to its kk_i-th nearest neighbour in y.
+    l, kk : ndarray of shape (n,), int64
+        The neighbour orders (both ``k`` for ``"wkv"``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown estimator, backend or algorithm, k not a positive integer, n_threads == 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.standard_normal((500, 2)), rng.standard_normal((400, 2))
+    >>> rho, nu, l, kk = wkv_terms(x, y, k=5)
+    >>> value = 2 * np.mean(np.log(nu / rho)) + np.log(400 / 499)
+    >>> bool(np.isclose(value, knn_kl_divergence(x, y, k=5)))
+    True
+    """
+    estimator = _choice(estimator, ESTIMATORS, "estimator")  # type: ignore[assignment]
+    backend = _choice(backend, BACKENDS, "backend")  # type: ignore[assignment]
+    algorithm = _choice(algorithm, tuple(_ALGORITHMS), "algorithm")  # type: ignore[assignment]
+    k = _check_k(k)
+    threads = _n_threads(n_threads)
+    eps1 = estimator == "wkv_eps1"
+    if backend == "native":
+        return _terms_native(x, y, k, eps1, threads, algorithm, out)  # type: ignore[return-value]
+    terms = _terms_scipy(x, y, k, eps1, threads) if backend == "scipy" else _terms_faiss(x, y, k, eps1, threads)
+    if out is None:
+        return terms  # type: ignore[return-value]
+    for buffer, value in zip(out, terms):
+        np.copyto(buffer, value)
+    return out
+
+
+class WkvFixedX:
+    """WKV estimate of D(P || Q) for one fixed sample x of P and many samples y = scale * z + shift of Q (C++).
+
+    Made for an optimisation over an affine map of the samples of Q (as in the S_KL metric): everything that
+    depends on x alone (its search structure, rho_k and, for ``"wkv_eps1"``, its sorted neighbour distances) is
+    computed once, and each :meth:`evaluate` builds y's structure and runs one k-NN query per row of x. Values
+    equal ``knn_kl_divergence(x, scale * z + shift, k=k, estimator=estimator)`` up to summation order.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, d)
+        Samples of P: C-contiguous, float64, finite (not checked), n >= 2.
+    k : int
+        Neighbour order, in [1, n - 1].
+    estimator : {"wkv", "wkv_eps1"}
+        Fixed-k estimator or the adaptive "epsilon 1" version.
+
+    Raises
+    ------
+    ConfigError
+        Unknown estimator or k not a positive integer.
+    """
+
+    def __init__(self, x: np.ndarray, *, k: int = 5, estimator: Literal["wkv", "wkv_eps1"] = "wkv") -> None:
+        from vaetk._build import core
+
+        estimator = _choice(estimator, ESTIMATORS, "estimator")  # type: ignore[assignment]
+        self.k = _check_k(k)
+        self.estimator = estimator
+        self.n, self.d = x.shape
+        self._fixed = core().WkvFixedX(x, self.k, estimator == "wkv_eps1")
+
+    def evaluate(self, z: np.ndarray, scale: np.ndarray, shift: np.ndarray, *, n_threads: int | None = None
+                 ) -> float:
+        """The estimate of D(P || Q) for y = scale * z + shift (per column).
+
+        Parameters
+        ----------
+        z : ndarray of shape (m, d)
+            C-contiguous float64, m >= k.
+        scale, shift : ndarray of shape (d,)
+            Contiguous float64.
+        n_threads : int, optional
+            Threads over the rows of x (None: all CPUs or ``OMP_NUM_THREADS``); the value does not depend on it.
+
+        Returns
+        -------
+        float
+            The estimate in nats, or +inf when a needed k-NN distance is exactly 0.
+        """
+        return float(self._fixed.evaluate(z, scale, shift, _n_threads(n_threads)))
 
 
 def _duplicate_error(x: np.ndarray, y: np.ndarray, rho: np.ndarray, nu: np.ndarray, k: int) -> DataError:

@@ -8,7 +8,7 @@ import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 from vaetk_example_mog import MixtureOfGaussiansPrior
 
-from vaetk.testing import parametrize_with_checks
+from vaetk.plugin import parametrize_with_checks
 
 
 @parametrize_with_checks([MixtureOfGaussiansPrior])

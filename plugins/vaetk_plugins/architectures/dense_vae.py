@@ -31,8 +31,7 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from vaetk.config import check_param
-from vaetk.models.architectures import Architecture, center_crop, conv_output_size
+from vaetk.plugin import Architecture, center_crop, check_param, conv_output_size
 
 from ._layers import mlp
 

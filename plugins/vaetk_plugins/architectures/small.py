@@ -8,8 +8,7 @@ from typing import ClassVar, Literal
 
 from torch import Tensor, nn
 
-from vaetk.config import check_param
-from vaetk.models.architectures import Architecture, center_crop
+from vaetk.plugin import Architecture, center_crop, check_param
 
 from ._layers import ACTIVATIONS, mlp
 

@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from vaetk.config import check_param
-from vaetk.errors import ConfigError
+from vaetk.plugin import ConfigError, check_param
 
 LOG_2PI = math.log(2.0 * math.pi)
 

@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from vaetk.distributions import Distribution
-from vaetk.errors import ConfigError
+from vaetk.plugin import ConfigError, Distribution
 from vaetk_plugins.distributions._gaussian import cholesky_from, log_normal, vector
 
 OWNER = "distribution 'gaussian'"

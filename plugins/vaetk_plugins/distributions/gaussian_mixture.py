@@ -8,9 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.special
 
-from vaetk.config import check_param
-from vaetk.distributions import Distribution
-from vaetk.errors import ConfigError
+from vaetk.plugin import ConfigError, Distribution, check_param
 from vaetk_plugins.distributions._gaussian import cholesky_from, log_normal, vector
 
 OWNER = "distribution 'gaussian_mixture'"

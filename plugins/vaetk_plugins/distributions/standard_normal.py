@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from vaetk.config import check_param
-from vaetk.distributions import Distribution
+from vaetk.plugin import Distribution, check_param
 from vaetk_plugins.distributions._gaussian import LOG_2PI
 
 

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaetk.errors import ConfigError
-from vaetk.metrics._mi import standardise
-from vaetk.metrics.base import Metric
+from vaetk.plugin import ConfigError, Metric, standardise
 
 __all__ = ["DCI", "ridge"]
 

@@ -1,7 +1,7 @@
 """MIG for continuous factors: the mutual information gap with a k-NN (KSG) mutual-information estimator.
 
 For each factor theta_j, I_ij = I(z_i; theta_j) is estimated for every latent dimension with the KSG estimator
-(:mod:`vaetk.metrics._mi`, k neighbours, max-norm, variables standardised). The gap between the largest and the
+(:func:`vaetk.plugin.ksg_mi`, k neighbours, max-norm, variables standardised). The gap between the largest and the
 second largest I_ij is divided by the factor's "entropy" as the same estimator sees it: psi(n) - psi(k), the
 KSG value of I(theta_j; f(theta_j)) for any strictly monotone f, i.e. the information of a perfect code at this
 sample size (continuous factors have no positive entropy to divide by; this ceiling is the consistent
@@ -16,9 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaetk.errors import ConfigError
-from vaetk.metrics._mi import ksg_ceiling, ksg_mi
-from vaetk.metrics.base import Metric
+from vaetk.plugin import ConfigError, Metric, ksg_ceiling, ksg_mi
 
 __all__ = ["MIG"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaetk.metrics.base import Metric
+from vaetk.plugin import Metric
 from vaetk_plugins.metrics.sd import cross_association
 
 __all__ = ["SAP"]

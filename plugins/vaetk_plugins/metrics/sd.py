@@ -20,8 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from vaetk.errors import DataError
-from vaetk.metrics.base import Metric
+from vaetk.plugin import DataError, Metric
 
 __all__ = ["SD", "cross_association"]
 

@@ -45,8 +45,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import digamma
 
-from vaetk.errors import ConfigError, DataError
-from vaetk.metrics.base import Metric
+from vaetk.plugin import ConfigError, DataError, Metric, WkvFixedX, wkv_terms
 
 __all__ = ["SKL"]
 
@@ -101,7 +100,7 @@ class Config:
 
 
 class _Divergence:
-    """D(x || y) for a fixed x and many y, calling the k-NN core directly (inputs already validated)."""
+    """D(x || y) for a fixed x and many y, from the unchecked WKV helpers (inputs already validated)."""
 
     def __init__(self, x: np.ndarray, m: int, cfg: Config) -> None:
         self.x, self.cfg = x, cfg
@@ -109,31 +108,24 @@ class _Divergence:
         self.offset = float(np.log(m / (self.n - 1)))
         self.digamma = digamma(np.arange(max(self.n, m) + 2, dtype=float))  # psi(0) = -inf is never used
         self.calls = 0
+        self.out: tuple[np.ndarray, ...] | None = None
         if cfg.backend == "native":
-            from vaetk._build import core
-
-            self.core = core()
             # x-side structure, rho_k and neighbour lists computed once for all transformed y (one C++ call each)
-            self.fixed = self.core.WkvFixedX(x, cfg.k, cfg.estimator == "wkv_eps1")
-            self.rho, self.nu = np.empty(self.n), np.empty(self.n)
-            self.li, self.ki = np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64)
+            self.fixed = WkvFixedX(x, k=cfg.k, estimator=cfg.estimator)
+            # buffers the native terms are written to, reused by every call
+            self.out = (np.empty(self.n), np.empty(self.n), np.empty(self.n, dtype=np.int64),
+                        np.empty(self.n, dtype=np.int64))
 
     def terms(self, y: np.ndarray) -> tuple[np.ndarray, ...]:
-        eps1 = self.cfg.estimator == "wkv_eps1"
-        if self.cfg.backend == "native":
-            self.core.wkv_terms(self.x, y, self.cfg.k, eps1, 0, self.cfg.n_threads, self.rho, self.nu, self.li,
-                                self.ki)
-            return self.rho, self.nu, self.li, self.ki
-        from vaetk.metrics.knn import _terms_scipy
-
-        return _terms_scipy(self.x, y, self.cfg.k, eps1, self.cfg.n_threads)
+        return wkv_terms(self.x, y, k=self.cfg.k, estimator=self.cfg.estimator, backend=self.cfg.backend,
+                         n_threads=self.cfg.n_threads, out=self.out)  # type: ignore[arg-type]
 
     def transformed(self, z: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> float:
         """D(x || scale * z + shift), the same value as ``self(scale * z + shift)`` up to summation order."""
         if self.cfg.backend != "native":
             return self(scale * z + shift)
         self.calls += 1
-        return float(self.fixed.evaluate(z, scale, shift, self.cfg.n_threads))
+        return self.fixed.evaluate(z, scale, shift, n_threads=self.cfg.n_threads)
 
     def __call__(self, y: np.ndarray) -> float:
         self.calls += 1

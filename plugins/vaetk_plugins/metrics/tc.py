@@ -3,7 +3,7 @@
 TC(z) = sum_i H(z_i) - H(z) = D_KL[q(z) || prod_i q(z_i)], zero exactly when the latent dimensions are
 independent. It does not use the factors (the argument is accepted for the common metric signature).
 
-- ``method="knn"`` (default): the KSG multi-information estimator (:mod:`vaetk.metrics._mi`, max-norm, k
+- ``method="knn"`` (default): the KSG multi-information estimator (:func:`vaetk.plugin.ksg_mi`, max-norm, k
   neighbours), which captures non-linear dependence and is invariant to strictly monotone maps of each axis.
 - ``method="gaussian"``: -1/2 log det(corr(z)), exact for Gaussian z; constant dimensions are left out (they
   are independent of everything) and a singular correlation is capped at ``max_gaussian`` nats.
@@ -18,9 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from vaetk.errors import ConfigError
-from vaetk.metrics._mi import ksg_mi, standardise
-from vaetk.metrics.base import Metric
+from vaetk.plugin import ConfigError, Metric, ksg_mi, standardise
 
 __all__ = ["TC"]
 

@@ -10,10 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vaetk.config import check_param
-from vaetk.errors import ComponentError
-from vaetk.models.gaussian import LOG_2PI, sample_log_density
-from vaetk.models.priors import Prior
+from vaetk.plugin import LOG_2PI, ComponentError, Prior, check_param, sample_log_density
 
 __all__ = ["FactorizedMixturePrior"]
 

@@ -9,9 +9,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from vaetk.config import check_param
-from vaetk.models.gaussian import kl_diag_gaussians
-from vaetk.models.priors import Prior
+from vaetk.plugin import Prior, check_param, kl_diag_gaussians
 
 __all__ = ["GaussianPrior"]
 

@@ -17,9 +17,7 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from vaetk.config import check_param
-from vaetk.models.gaussian import LOG_2PI, diag_gaussian_log_prob, kl_to_standard_normal, sample_log_density
-from vaetk.models.priors import Prior
+from vaetk.plugin import LOG_2PI, Prior, check_param, diag_gaussian_log_prob, kl_to_standard_normal, sample_log_density
 
 from ..architectures._layers import ACTIVATIONS, mlp
 

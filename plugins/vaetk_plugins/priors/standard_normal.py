@@ -8,8 +8,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from vaetk.models.gaussian import kl_to_standard_normal
-from vaetk.models.priors import Prior
+from vaetk.plugin import Prior, kl_to_standard_normal
 
 __all__ = ["StandardNormalPrior"]
 

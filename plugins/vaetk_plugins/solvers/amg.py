@@ -14,10 +14,15 @@ from typing import Literal
 
 import numpy as np
 
-from vaetk.config import check_param
-from vaetk.darcy._kernels import assemble
-from vaetk.darcy._sources import trapezoid_weights
-from vaetk.darcy.solvers import Solver, SolverResult, bordered_rhs, raise_if_unconverged
+from vaetk.plugin import (
+    Solver,
+    SolverResult,
+    assemble,
+    bordered_rhs,
+    check_param,
+    raise_if_unconverged,
+    trapezoid_weights,
+)
 
 
 class AMGSolver(Solver):

@@ -18,11 +18,16 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from vaetk.config import check_param
-from vaetk.darcy._kernels import assemble, bordered_matrices
-from vaetk.darcy._sources import trapezoid_weights
-from vaetk.darcy.solvers import Solver, SolverResult, bordered_rhs
-from vaetk.errors import SolverError
+from vaetk.plugin import (
+    Solver,
+    SolverError,
+    SolverResult,
+    assemble,
+    bordered_matrices,
+    bordered_rhs,
+    check_param,
+    trapezoid_weights,
+)
 
 
 class DirectSolver(Solver):

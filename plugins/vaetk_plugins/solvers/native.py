@@ -14,9 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from vaetk.config import check_param
-from vaetk.darcy._kernels import mg_solve
-from vaetk.darcy.solvers import Solver, SolverResult, raise_if_unconverged
+from vaetk.plugin import Solver, SolverResult, check_param, mg_solve, raise_if_unconverged
 
 
 class NativeSolver(Solver):

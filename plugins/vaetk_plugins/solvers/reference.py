@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaetk.darcy._reference import reference_solve
-from vaetk.darcy.solvers import Solver, SolverResult
+from vaetk.plugin import Solver, SolverResult, reference_solve
 
 
 class ReferenceSolver(Solver):

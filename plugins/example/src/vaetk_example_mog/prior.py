@@ -9,9 +9,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from vaetk.config import check_param
-from vaetk.models.gaussian import diag_gaussian_log_prob, sample_log_density
-from vaetk.models.priors import Prior
+from vaetk.plugin import Prior, check_param, diag_gaussian_log_prob, sample_log_density
 
 __all__ = ["MixtureOfGaussiansPrior"]
 
