@@ -4,7 +4,8 @@ Importing vaetk is light: it loads neither torch, nor the CUDA module, nor any p
 
 - :mod:`vaetk.darcy`: KLE permeability fields, Darcy solves and dataset generation;
 - :mod:`vaetk.metrics`: the k-NN KL estimator and disentanglement metrics;
-- :mod:`vaetk.models`, :mod:`vaetk.train`: priors, architectures and the registry-driven trainer;
+- :mod:`vaetk.models`, :mod:`vaetk.training`: priors, architectures and the registry-driven trainer;
+- :mod:`vaetk.sweeps`, :mod:`vaetk.analysis`: multi-seed sweeps and analyses of trained models;
 - :mod:`vaetk.registry`, :mod:`vaetk.testing`: plugins and their contract checks.
 """
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import os
-from numbers import Integral
 
+from vaetk._validation import is_int
 from vaetk.errors import ConfigError
 
 __all__ = ["available_cpus", "effective_n_threads"]
@@ -49,7 +49,7 @@ def effective_n_threads(n_threads: int | None = None) -> int:
     ConfigError
         If ``n_threads`` is 0 or not an integer.
     """
-    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, Integral)):
+    if n_threads is not None and not is_int(n_threads, allow_numpy=True):
         raise ConfigError(f"The 'n_threads' parameter must be an int or None. Got {n_threads!r} instead.")
     if n_threads == 0:
         raise ConfigError(

@@ -23,7 +23,6 @@ vaetk.errors.ConfigError: grid.lenght_scale: unknown key; did you mean 'length_s
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import tomllib
 import types
@@ -31,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from vaetk._validation import did_you_mean, is_int
 from vaetk.errors import ConfigError, PluginError
 
 __all__ = [
@@ -121,8 +121,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if origin is Literal:
         if value in get_args(tp) and not isinstance(value, bool):
             return value
-        close = difflib.get_close_matches(str(value), [str(a) for a in get_args(tp)], n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(value, [str(a) for a in get_args(tp)])
         raise ConfigError(f"{path}: expected {_describe(tp)}, got {value!r}.{hint}")
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
@@ -153,7 +152,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             raise ConfigError(f"{path}: expected a finite number, got {value!r}.")
         return float(value)
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_int(value):
             raise ConfigError(f"{path}: expected an integer, got {value!r} ({type(value).__name__}).")
         return value
     if tp is bool:
@@ -195,8 +194,7 @@ def parse_config(cls: type[Any], data: Mapping[str, Any] | None, *, path: str) -
     hints = get_type_hints(cls)
     for key in data:
         if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
-            hint = f" did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, fields, lead="did you mean")
             raise ConfigError(
                 f"{path}.{key}: unknown key;{hint} Valid keys: {', '.join(fields) or '(none)'}."
             )

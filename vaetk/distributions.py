@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from vaetk._validation import is_int
 from vaetk.errors import ConfigError
 from vaetk.plugin import Plugin
 
@@ -70,7 +71,7 @@ class Distribution(Plugin, abc.ABC):
 
     # -- helpers for subclasses -----------------------------------------------------------------------------
     def _check_n(self, n: Any) -> int:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        if not is_int(n, 0, allow_numpy=True):
             raise ConfigError(f"{type(self).__name__}.sample: n must be an int >= 0, got {n!r}.")
         return int(n)
 

@@ -47,28 +47,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from vaetk import errors as _errors
 from vaetk._lazy import lazy_exports
-
-_ERRORS = (
-    "BuildFeatureError",
-    "ComponentError",
-    "ConfigError",
-    "DataError",
-    "PluginConflictError",
-    "PluginError",
-    "PluginLoadError",
-    "PluginNotFoundError",
-    "PluginValidationError",
-    "SolverError",
-    "VaetkDeprecationWarning",
-    "VaetkError",
-    "VaetkWarning",
-)
 
 _EXPORTS = {
     # every group
     "check_param": "vaetk.config",
-    **dict.fromkeys(_ERRORS, "vaetk.errors"),
+    **dict.fromkeys(_errors.__all__, "vaetk.errors"),  # every error and warning type
     "check_plugin": "vaetk.testing",
     "parametrize_with_checks": "vaetk.testing",
     # solvers

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import fnmatch
 import importlib
 import importlib.metadata as metadata
@@ -34,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from vaetk._validation import did_you_mean
 from vaetk.errors import (
     PluginConflictError,
     PluginLoadError,
@@ -207,8 +207,7 @@ class PluginGroup:
 
     def _not_found_message(self, name: str) -> str:
         names = self.names()
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(name, names, n=3)
         return (
             f"Unknown {self.spec.kind} {name!r}.{hint} {self._available()} Plugins come from the "
             f"{self.spec.entry_point_group!r} entry-point group; see `vaetk plugins list --group {self.spec.key}`."
@@ -341,8 +340,7 @@ class Registry:
     def group(self, key: str) -> PluginGroup:
         """The group ``key`` (one of ``GROUPS``), with a suggestion for a misspelled key."""
         if key not in self._groups:
-            close = difflib.get_close_matches(key, self._groups, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, self._groups)
             raise PluginNotFoundError(
                 f"Unknown plugin group {key!r}.{hint} Groups: {', '.join(self._groups)}."
             )

@@ -6,7 +6,6 @@
 namespace py = pybind11;
 
 void bind_cuda_darcy(py::module_& m);
-void bind_cuda_knn(py::module_& m);
 
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "vaetk CUDA kernels. Use the Python wrappers in vaetk.*, not this module.";
@@ -20,5 +19,4 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("device_name", &vaetk::cuda::device_name, py::arg("device") = 0);
 
   bind_cuda_darcy(m);
-  bind_cuda_knn(m);
 }

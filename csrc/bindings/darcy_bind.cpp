@@ -5,34 +5,13 @@
 
 #include <string>
 
+#include "bind_common.hpp"
 #include "vaetk/darcy.hpp"
 
-namespace py = pybind11;
+using namespace vaetk::bindings;  // py, Doubles, Indices, shape_of, expect_shape
 using vaetk::index_t;
 
 namespace {
-
-using Doubles = py::array_t<double, py::array::c_style>;
-using Indices = py::array_t<index_t, py::array::c_style>;
-
-std::string shape_of(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) s += (d ? ", " : "") + std::to_string(a.shape(d));
-  return s + (a.ndim() == 1 ? ",)" : ")");
-}
-
-void expect_shape(const py::array& a, std::initializer_list<py::ssize_t> shape, const char* name) {
-  bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
-  py::ssize_t d = 0;
-  for (auto s : shape) ok = ok && a.shape(d++) == s;
-  if (!ok) {
-    std::string want = "(";
-    d = 0;
-    for (auto s : shape) want += (d++ ? ", " : "") + std::to_string(s);
-    throw py::value_error(std::string(name) + ": expected shape " + want + (shape.size() == 1 ? ",)" : ")") +
-                          ", got " + shape_of(a));
-  }
-}
 
 vaetk::Scheme to_scheme(int scheme) {
   if (scheme != 0 && scheme != 1) throw py::value_error("scheme must be 0 (paper) or 1 (conservative)");
@@ -55,10 +34,10 @@ void bind_mg_solver(py::module_& m, const char* name, MGSolver solver) {
         [solver](Doubles K, Doubles f, double tol, int maxiter, int pre_sweeps, int post_sweeps, index_t coarse_nodes,
                  Doubles p, Doubles residual, Indices iterations, int n_threads, bool rediscretize) {
     auto [batch, n] = batch_grid(K, "permeability");
-    expect_shape(f, {batch, n, n}, "source");
-    expect_shape(p, {batch, n, n}, "pressure");
-    expect_shape(residual, {batch}, "residual");
-    expect_shape(iterations, {batch}, "iterations");
+    expect_shape(f, "source", {batch, n, n});
+    expect_shape(p, "pressure", {batch, n, n});
+    expect_shape(residual, "residual", {batch});
+    expect_shape(iterations, "iterations", {batch});
     vaetk::MGOptions opt;
     opt.tol = tol;
     opt.maxiter = maxiter;
@@ -85,8 +64,8 @@ void bind_darcy(py::module_& m) {
   m.def("darcy_nnz", &vaetk::darcy_nnz, py::arg("n"));
 
   m.def("darcy_pattern", [](index_t n, Indices indptr, Indices indices) {
-    expect_shape(indptr, {n * n + 1}, "indptr");
-    expect_shape(indices, {vaetk::darcy_nnz(n)}, "indices");
+    expect_shape(indptr, "indptr", {n * n + 1});
+    expect_shape(indices, "indices", {vaetk::darcy_nnz(n)});
     index_t* ip = indptr.mutable_data();
     index_t* ix = indices.mutable_data();
     { py::gil_scoped_release nogil; vaetk::darcy_pattern(n, ip, ix); }
@@ -94,7 +73,7 @@ void bind_darcy(py::module_& m) {
 
   m.def("darcy_assemble", [](Doubles K, int scheme, Doubles data, int n_threads) {
     auto [batch, n] = batch_grid(K, "permeability");
-    expect_shape(data, {batch, vaetk::darcy_nnz(n)}, "data");
+    expect_shape(data, "data", {batch, vaetk::darcy_nnz(n)});
     const vaetk::Scheme s = to_scheme(scheme);
     const double* k = K.data();
     double* out = data.mutable_data();
@@ -103,8 +82,8 @@ void bind_darcy(py::module_& m) {
 
   m.def("darcy_velocity", [](Doubles p, Doubles K, int scheme, Doubles u, int n_threads) {
     auto [batch, n] = batch_grid(K, "permeability");
-    expect_shape(p, {batch, n, n}, "pressure");
-    expect_shape(u, {batch, 2, n, n}, "velocity");
+    expect_shape(p, "pressure", {batch, n, n});
+    expect_shape(u, "velocity", {batch, 2, n, n});
     const vaetk::Scheme s = to_scheme(scheme);
     const double* pp = p.data();
     const double* k = K.data();

@@ -5,34 +5,13 @@
 
 #include <string>
 
+#include "bind_common.hpp"
 #include "vaetk/knn.hpp"
 
-namespace py = pybind11;
+using namespace vaetk::bindings;  // py, Doubles, Indices, shape_of, expect_shape
 using vaetk::index_t;
 
 namespace {
-
-using darr = py::array_t<double, py::array::c_style>;
-using iarr = py::array_t<index_t, py::array::c_style>;
-
-std::string shape_of(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  return s + (a.ndim() == 1 ? ",)" : ")");
-}
-
-void expect_shape(const py::array& a, const char* name, std::initializer_list<py::ssize_t> shape) {
-  bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
-  py::ssize_t i = 0;
-  std::string want = "(";
-  for (auto s : shape) {
-    if (ok && a.shape(i) != s) ok = false;
-    want += (i ? ", " : "") + std::to_string(s);
-    ++i;
-  }
-  want += shape.size() == 1 ? ",)" : ")";
-  if (!ok) throw py::value_error(std::string(name) + ": expected shape " + want + ", got " + shape_of(a));
-}
 
 void expect_matrix(const py::array& a, const char* name) {
   if (a.ndim() != 2) throw py::value_error(std::string(name) + ": expected a 2-D array, got " + shape_of(a));
@@ -48,7 +27,7 @@ vaetk::KnnAlgorithm algorithm_of(int a) {
 void bind_knn(py::module_& m) {
   m.def(
       "knn_distances",
-      [](darr ref, darr query, index_t k, bool self, int algorithm, int n_threads, darr out_dist) {
+      [](Doubles ref, Doubles query, index_t k, bool self, int algorithm, int n_threads, Doubles out_dist) {
         expect_matrix(ref, "ref");
         expect_matrix(query, "query");
         const index_t d = ref.shape(1);
@@ -70,8 +49,8 @@ void bind_knn(py::module_& m) {
 
   m.def(
       "knn_radius_counts",
-      [](darr ref, darr query, darr radius, bool self, int algorithm, int n_threads, iarr out_count,
-         darr out_max_dist) {
+      [](Doubles ref, Doubles query, Doubles radius, bool self, int algorithm, int n_threads, Indices out_count,
+         Doubles out_max_dist) {
         expect_matrix(ref, "ref");
         expect_matrix(query, "query");
         const index_t d = ref.shape(1), nq = query.shape(0);
@@ -96,8 +75,8 @@ void bind_knn(py::module_& m) {
 
   m.def(
       "wkv_terms",
-      [](darr x, darr y, index_t k, bool eps1, int algorithm, int n_threads, darr out_rho, darr out_nu,
-         iarr out_l, iarr out_k) {
+      [](Doubles x, Doubles y, index_t k, bool eps1, int algorithm, int n_threads, Doubles out_rho, Doubles out_nu,
+         Indices out_l, Indices out_k) {
         expect_matrix(x, "x");
         expect_matrix(y, "y");
         const index_t n = x.shape(0), m_ = y.shape(0), d = x.shape(1);
@@ -120,14 +99,14 @@ void bind_knn(py::module_& m) {
 
   py::class_<vaetk::WkvFixedX>(m, "WkvFixedX",
                                "WKV estimate of D(P || Q) for a fixed sample x of P and many samples of Q.")
-      .def(py::init([](darr x, index_t k, bool eps1) {
+      .def(py::init([](Doubles x, index_t k, bool eps1) {
              expect_matrix(x, "x");
              return std::make_unique<vaetk::WkvFixedX>(x.data(), x.shape(0), x.shape(1), k, eps1);
            }),
            py::arg("x").noconvert(), py::arg("k"), py::arg("eps1"))
       .def(
           "evaluate",
-          [](vaetk::WkvFixedX& self, darr z, darr scale, darr shift, int n_threads) {
+          [](vaetk::WkvFixedX& self, Doubles z, Doubles scale, Doubles shift, int n_threads) {
             expect_matrix(z, "z");
             const index_t d = self.dim();
             expect_shape(z, "z", {z.shape(0), d});

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "vaetk/darcy.hpp"
@@ -633,33 +634,38 @@ void solve_one_paper(const double* K, const double* f, index_t n, const MGOption
   *out_iterations = it;
 }
 
+using SolveOne = void (*)(const double*, const double*, index_t, const MGOptions&, double*, double*, index_t*);
+
+// What both batch solvers do around their per-sample solve: check the options (messages name `who`), then solve
+// the samples in parallel.
+void solve_batch(const char* who, SolveOne solve_sample, const double* K, const double* f, index_t batch, index_t n,
+                 const MGOptions& options, double* out_p, double* out_residual, index_t* out_iterations,
+                 int n_threads) {
+  const std::string name(who);
+  if (n < 3) fail(name + ": n must be >= 3");
+  if (!(options.tol > 0.0)) fail(name + ": tol must be > 0");
+  if (options.maxiter < 1) fail(name + ": maxiter must be >= 1");
+  if (options.pre_sweeps < 0 || options.post_sweeps < 0) fail(name + ": sweeps must be >= 0");
+  if (options.coarse_nodes < 3) fail(name + ": coarse_nodes must be >= 3");
+  const index_t nn = n * n;
+  parallel_for(batch, n_threads, [&](index_t s) {
+    solve_sample(K + s * nn, f + s * nn, n, options, out_p + s * nn, out_residual + s, out_iterations + s);
+  });
+}
+
 }  // namespace
 
 void darcy_solve_paper_mg(const double* K, const double* f, index_t batch, index_t n, const MGOptions& options,
                           double* out_p, double* out_residual, index_t* out_iterations, int n_threads) {
-  if (n < 3) fail("darcy_solve_paper_mg: n must be >= 3");
-  if (!(options.tol > 0.0)) fail("darcy_solve_paper_mg: tol must be > 0");
-  if (options.maxiter < 1) fail("darcy_solve_paper_mg: maxiter must be >= 1");
-  if (options.pre_sweeps < 0 || options.post_sweeps < 0) fail("darcy_solve_paper_mg: sweeps must be >= 0");
-  if (options.coarse_nodes < 3) fail("darcy_solve_paper_mg: coarse_nodes must be >= 3");
-  const index_t nn = n * n;
-  parallel_for(batch, n_threads, [&](index_t s) {
-    solve_one_paper(K + s * nn, f + s * nn, n, options, out_p + s * nn, out_residual + s, out_iterations + s);
-  });
+  solve_batch("darcy_solve_paper_mg", solve_one_paper, K, f, batch, n, options, out_p, out_residual, out_iterations,
+              n_threads);
 }
 
 void darcy_solve_conservative_mg(const double* K, const double* f, index_t batch, index_t n,
                                  const MGOptions& options, double* out_p, double* out_residual,
                                  index_t* out_iterations, int n_threads) {
-  if (n < 3) fail("darcy_solve_conservative_mg: n must be >= 3");
-  if (!(options.tol > 0.0)) fail("darcy_solve_conservative_mg: tol must be > 0");
-  if (options.maxiter < 1) fail("darcy_solve_conservative_mg: maxiter must be >= 1");
-  if (options.pre_sweeps < 0 || options.post_sweeps < 0) fail("darcy_solve_conservative_mg: sweeps must be >= 0");
-  if (options.coarse_nodes < 3) fail("darcy_solve_conservative_mg: coarse_nodes must be >= 3");
-  const index_t nn = n * n;
-  parallel_for(batch, n_threads, [&](index_t s) {
-    solve_one(K + s * nn, f + s * nn, n, options, out_p + s * nn, out_residual + s, out_iterations + s);
-  });
+  solve_batch("darcy_solve_conservative_mg", solve_one, K, f, batch, n, options, out_p, out_residual,
+              out_iterations, n_threads);
 }
 
 }  // namespace vaetk

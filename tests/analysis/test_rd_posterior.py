@@ -78,7 +78,7 @@ def test_aggregated_posterior_and_views():
     plt.close(grid)
     with pytest.raises(DataError, match="dims"):
         plot_posterior_comparison([view], dims=(0, 2))
-    with pytest.raises(DataError, match="shape \\(N, s\\)"):
+    with pytest.raises(DataError, match=r"generative parameters must have shape \(24, s\), got \(3, 2\)"):
         posterior_view("bad", vae, x, torch.zeros(3, 2))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaetk.analysis import darcy_generator, darcy_sensitivity, plot_sensitivity, sensitivity_matrix
+from vaetk.analysis import bootstrap_angles, darcy_generator, darcy_sensitivity, plot_sensitivity, sensitivity_matrix
 from vaetk.cli.__main__ import main
 from vaetk.errors import ConfigError, DataError
 
@@ -71,6 +71,24 @@ def test_rotated_orthogonal_generator_reports_the_rotation_angle(
     c, s = abs(math.cos(w)), abs(math.sin(w))
     assert res.sd_aligned == pytest.approx(max(c, s) / (c + s), abs=1e-10)
     assert res.sd_metric == pytest.approx(res.sd_aligned, abs=1e-10)  # isotropic theta: the metric agrees
+
+
+def test_bootstrap_interval_is_exact_for_a_linear_generator_and_widens_with_noise(rng: np.random.Generator) -> None:
+    """A linear generator has the same J at every theta, so every resample gives the true angle; a quadratic one
+    has per-theta matrices that scatter, and its interval has a width and contains the point estimate."""
+    variance = rng.uniform(0.5, 2.0, SHAPE[1:])
+    q, _ = np.linalg.qr(rng.standard_normal((P, 2)))
+    b = np.sqrt(np.broadcast_to(variance, SHAPE).ravel())[:, None] * q * np.sqrt([9.0, 2.0])
+    res = sensitivity_matrix(_linear(b @ _rot(math.radians(20.0))), rng.standard_normal((50, 2)), variance)
+    np.testing.assert_allclose(bootstrap_angles(res, n_boot=50), [[20.0, 20.0], [20.0, 20.0]], atol=1e-8)
+    a = rng.standard_normal((P, 2))
+    quad = rng.standard_normal((P, 2, 2))
+    quad = 0.5 * (quad + quad.transpose(0, 2, 1))
+    noisy = sensitivity_matrix(_quadratic(a, quad), rng.standard_normal((400, 2)), variance)
+    lo, hi = bootstrap_angles(noisy, n_boot=400, seed=1)[0]
+    assert lo < noisy.angles[0] < hi and hi - lo > 0.01
+    with pytest.raises(ConfigError, match="n_boot"):
+        bootstrap_angles(noisy, n_boot=1)
 
 
 def _quadratic(a: np.ndarray, q: np.ndarray):  # type: ignore[no-untyped-def]
@@ -176,7 +194,8 @@ def test_cli_writes_json_and_png(tiny_store: Path, tmp_path: Path, capsys: pytes
     data = json.loads((out / "sensitivity.json").read_text())
     assert data["n_thetas"] == 5 and len(data["matrix"]) == 2 and len(data["per_sample"]) == 5
     assert {"angles", "eigenvalues", "eigenvectors", "eigenvalue_ratio", "correlation", "sd_aligned", "step",
-            "thetas", "info"} <= set(data)
+            "thetas", "info", "angle_interval_95"} <= set(data)
+    assert "95% bootstrap interval" in text
     assert (out / "sensitivity.png").stat().st_size > 0
     out = tmp_path / "b"
     args = ["analyze", "sensitivity", "kle2_gaussian_mixture", "--n", "9", "--thetas", "3", "--step", "1e-2"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vaetk.errors import ConfigError
+from vaetk.errors import ConfigError, PluginNotFoundError
 from vaetk.sweeps import load_outcomes, run_sweep
 from vaetk.testing.sweep_trials import line_fit
 
@@ -106,6 +106,27 @@ def test_cli_sweep_grid_and_exit_status(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["sweep", "mixture_plian", "--seeds", "1"]) == 1  # a preset name, misspelt
     assert "Did you mean 'mixture_plain'" in capsys.readouterr().err
+
+
+def test_a_misspelt_prior_fails_before_any_trial_is_made(tmp_path, capsys):
+    from vaetk.cli.__main__ import main
+
+    # The default trial's experiment is parsed (first grid point, first seed) before anything is written.
+    exp = {"data": {"path": str(tmp_path / "no_data.zarr")}, "model": {"prior": {"name": "standard_normal"}}}
+    sweep = tmp_path / "sweep"
+    with pytest.raises(PluginNotFoundError, match=r"trial base__seed-0: model\.prior\.name: Unknown prior "
+                                                  r"'standard_norml'\. Did you mean 'standard_normal'"):
+        run_sweep(exp, sweep, seeds=3, overrides={"model.prior.name": "standard_norml"}, progress=False)
+    with pytest.raises(ConfigError, match=r"trial lr-0.001__seed-0: training\.lrr: unknown key"):
+        run_sweep(exp, sweep, seeds=3, overrides={"training.lrr": 0.5, "training.lr": [1e-3]}, progress=False)
+    assert not sweep.exists()
+
+    path = tmp_path / "exp.toml"
+    path.write_text(f'[data]\npath = "{tmp_path / "no_data.zarr"}"\n')
+    assert main(["sweep", str(path), "--seeds", "2", "--set", "model.prior.name=gausian", "--out", str(sweep),
+                 "--no-progress"]) == 1
+    assert "Did you mean 'gaussian'" in capsys.readouterr().err
+    assert not sweep.exists()
 
 
 def test_trials_do_not_outlive_a_killed_sweep(tmp_path):

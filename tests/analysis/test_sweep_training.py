@@ -67,6 +67,9 @@ def test_cli_analyses_on_trained_runs(tiny_store, tmp_path):
     rot = json.loads((out / "rotation.json").read_text())
     assert len(rot["omega"]) == 3 and len(rot["scores"]["sd"]) == 3
     assert max(rot["rec_elbo"]) - min(rot["rec_elbo"]) <= 1e-4 * abs(rot["rec_elbo"][0])
+    summary = rot["summary"]
+    assert summary["reg_min"] == min(rot["reg_elbo"]) and summary["reg_trained"] == rot["reg_elbo"][0]
+    assert summary["sd_max"] == max(rot["scores"]["sd"]) and summary["omega_sd_max"] in (0.0, 45.0, 90.0)
     assert main(["analyze", "landscape", str(a), "--inits", "1", "--directions", "1", "--points", "3", *common]) == 0
     inits = json.loads((out / "landscape_inits.json").read_text())
     assert inits[0]["t"] == [0.0, 0.5, 1.0]

@@ -1,4 +1,4 @@
-"""Parameter distributions p(theta): closed-form densities and moments, the paper presets (DESIGN.md sec. 4),
+"""Parameter distributions p(theta): closed-form densities and moments, the paper presets (docs/design.md, section 8.3),
 bad parameters, and a third-party distribution installed through an entry point."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from vaetk.errors import ConfigError, DataError
 
 
 def mixture(n: int, seed: int) -> np.ndarray:
-    """The paper's p(theta): equal-weight modes at (+-1, +-1), component std 0.25 (DESIGN.md section 4)."""
+    """The paper's p(theta): equal-weight modes at (+-1, +-1), component std 0.25 (docs/design.md, section 8.3)."""
     rng = np.random.default_rng(seed)
     return rng.choice([-1.0, 1.0], size=(n, 2)) + 0.25 * rng.standard_normal((n, 2))
 

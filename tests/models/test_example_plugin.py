@@ -37,7 +37,7 @@ def test_example_prior_composes_from_a_toml_table() -> None:
     import torch
 
     from vaetk.config import resolve_component
-    from vaetk.models.compose import check_compatible
+    from vaetk.models.vae import VAE
 
     table = tomllib.loads('[prior]\nname = "mixture_of_gaussians"\nn_components = 3\n'
                           '[architecture]\nname = "small"\nhidden = 16\n')
@@ -46,7 +46,7 @@ def test_example_prior_composes_from_a_toml_table() -> None:
     torch.manual_seed(0)
     prior = prior_cls(prior_config, latent_dim=2)
     model = arch_cls(arch_config, input_shape=(3, 9, 9), latent_dim=2)
-    check_compatible(model, prior, data_shape=(3, 9, 9))
+    VAE(model, prior)  # the latent dimensions agree
     x = torch.randn(4, 3, 9, 9)
     mu, logvar = model.encode(x)
     z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)

@@ -15,6 +15,7 @@ import pytest
 import torch
 from scipy import integrate, special, stats
 from torch import nn
+from vaetk_plugins.metrics.sd import SD
 from vaetk_plugins.priors.factorized_mixture import FactorizedMixturePrior
 from vaetk_plugins.priors.standard_normal import StandardNormalPrior
 
@@ -25,9 +26,13 @@ from vaetk.models.architectures import Architecture
 from vaetk.models.vae import VAE
 from vaetk.registry import registry
 from vaetk.testing import parametrize_with_checks
-from vaetk.training._metrics import epoch_sd
 
 OWNER = "prior 'factorized_mixture'"
+
+
+def epoch_sd(latents: np.ndarray, factors: np.ndarray) -> float:
+    """S_D (eq. 6) with the ``sd`` metric's defaults, as the trainer logs it."""
+    return SD()(latents, factors)["sd"]
 
 
 def _prior(k: int, latent_dim: int, rng: np.random.Generator | None = None) -> FactorizedMixturePrior:

@@ -13,8 +13,8 @@ from torch.distributions import Normal
 
 from vaetk.config import parse_config
 from vaetk.errors import ConfigError, DataError
-from vaetk.models.compose import check_compatible
 from vaetk.models.gaussian import diag_gaussian_log_prob, kl_diag_gaussians, kl_to_standard_normal, sample_log_density
+from vaetk.models.vae import VAE
 from vaetk.registry import registry
 
 StandardNormal = registry.priors.get("standard_normal")
@@ -135,15 +135,14 @@ def test_latent_dim_mismatch_is_reported() -> None:
     small = registry.architectures.get("small")
     arch = small(small.Config(), input_shape=(3, 9, 9), latent_dim=3)
     prior = Hierarchical(Hierarchical.Config(), latent_dim=2)
-    with pytest.raises(ConfigError, match="architecture 'small' has latent_dim 3 but the prior 'hierarchical' has "
-                                          "latent_dim 2"):
-        check_compatible(arch, prior)
+    with pytest.raises(ConfigError, match=r"architecture's latent_dim \(3\) differs from the prior's \(2\)"):
+        VAE(arch, prior)
     z = torch.zeros(4, 3)
     with pytest.raises(DataError, match=r"prior 'hierarchical'\.regularization: z must have shape \(B, 2\), got "
                                         r"\(4, 3\)"):
         prior.regularization(z, z, z)
-    with pytest.raises(ConfigError, match="input_shape"):
-        check_compatible(arch, Hierarchical(Hierarchical.Config(), latent_dim=3), data_shape=(3, 9, 10))
+    with pytest.raises(DataError, match=r"expected data of shape \(B, 3, 9, 9\).*input_shape"):
+        VAE(arch, Hierarchical(Hierarchical.Config(), latent_dim=3)).loss_terms(torch.zeros(2, 3, 9, 10))
 
 
 # -- hierarchical prior: eqs. 13-14 by hand --------------------------------------------------------------------

@@ -14,7 +14,7 @@ from vaetk.errors import ConfigError
 
 
 def test_eigenvalues_match_the_authors_at_n65() -> None:
-    # DESIGN.md: the authors' top discrete eigenvalues at n = 65, l = 0.1, variance 1.
+    # docs/design.md, section 8.1: the authors' top discrete eigenvalues at n = 65, l = 0.1, variance 1.
     basis = kle_basis(65, n_modes=5, cache=False)
     np.testing.assert_allclose(basis.eigenvalues, [214.54, 167.97, 167.97, 134.91, 118.82], atol=6e-3)
     assert basis.eigenvalues[1] == basis.eigenvalues[2]  # exactly degenerate

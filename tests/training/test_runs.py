@@ -10,7 +10,7 @@ import torch
 
 from vaetk.cli.__main__ import main
 from vaetk.errors import ConfigError, DataError, PluginNotFoundError
-from vaetk.training import VersionMismatchWarning, list_presets, load_experiment
+from vaetk.training import VersionMismatchWarning, list_presets, load_experiment, parse_experiment
 from vaetk.training._run import load_model, train_experiment
 
 EXPERIMENT = """
@@ -247,6 +247,28 @@ def test_bad_experiment_files(tmp_path, store, edit, error, message):
     with pytest.raises(error, match=message):
         train_experiment(load_experiment(exp), tmp_path / "run")
     assert not (tmp_path / "run" / "model.pt").exists()
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"model": {"prior": {"name": "gausian"}}},
+     r"exp: model\.prior\.name: Unknown prior 'gausian'\. Did you mean 'gaussian'"),
+    ({"model": {"architecture": {"name": "smal"}}},
+     r"exp: model\.architecture\.name: Unknown architecture 'smal'\. Did you mean 'small'"),
+    ({"evaluation": {"metrics": [{"name": "sd"}, {"name": "skll"}]}},
+     r"exp: evaluation\.metrics\[1\]\.name: Unknown metric 'skll'\. Did you mean 'skl'"),
+])
+def test_misspelt_component_names_fail_at_parse_time(table, message):
+    # No data exists at this path: the error must come from parsing, before anything is loaded.
+    data = {"data": {"path": "/nonexistent/data.zarr"}, **table}
+    with pytest.raises(PluginNotFoundError, match=message):
+        parse_experiment(data, source="exp")
+
+
+def test_plugin_parameters_are_checked_at_parse_time():
+    with pytest.raises(ConfigError, match=r"exp: model\.prior\.varianse: unknown key; did you mean 'variance'"):
+        parse_experiment({"model": {"prior": {"name": "gaussian", "varianse": [1.0, 2.0]}}}, source="exp")
+    config = parse_experiment({"model": {"prior": {"name": "gaussian", "variance": [1.0, 2.0]}}})
+    assert config.model.prior == {"name": "gaussian", "variance": [1.0, 2.0]}  # the table is kept as written
 
 
 def test_presets_load_and_resolve():

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from vaetk.cli.__main__ import main
-from vaetk.cli.solve import sample_theta, solve_summary
+from vaetk.cli.solve import solve_summary
+from vaetk.darcy import _generate
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +42,15 @@ def test_solve_json_is_deterministic_and_consistent(capsys: pytest.CaptureFixtur
     assert (a["pressure_min"], a["pressure_max"]) == (b["pressure_min"], b["pressure_max"])
 
 
-def test_theta_of_a_sample_does_not_depend_on_the_batch_size() -> None:
-    np.testing.assert_array_equal(sample_theta(7, 5, 2)[:3], sample_theta(7, 3, 2))
-    assert not np.array_equal(sample_theta(7, 1, 2), sample_theta(8, 1, 2))
+def test_theta_of_a_sample_does_not_depend_on_the_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `vaetk solve` draws theta as dataset generation does: sample i of the training split.
+    drawn = []
+    generation = _generate.sample_theta
+    monkeypatch.setattr(_generate, "sample_theta", lambda *args: drawn.append(generation(*args)) or drawn[-1])
+    for n_samples, seed in ((5, 7), (3, 7), (1, 8)):
+        solve_summary(17, n_samples, seed=seed, solver="direct", n_threads=1)
+    np.testing.assert_array_equal(drawn[0][:3], drawn[1])
+    assert drawn[0].shape == (5, 2) and not np.array_equal(drawn[1][:1], drawn[2])
 
 
 def test_summary_trust_measures_hold_for_the_native_solver() -> None:

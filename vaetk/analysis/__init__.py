@@ -32,6 +32,7 @@ from vaetk.analysis.rotation import (
     rotation_scan,
 )
 from vaetk.analysis.sensitivity import (
+    bootstrap_angles,
     SensitivityResult,
     darcy_generator,
     darcy_sensitivity,
@@ -47,6 +48,7 @@ __all__ = [
     "RotationResult",
     "SensitivityResult",
     "aggregated_posterior",
+    "bootstrap_angles",
     "darcy_generator",
     "darcy_sensitivity",
     "dataset_losses",

@@ -33,7 +33,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from vaetk.errors import ConfigError, DataError
+from vaetk._validation import is_int
+from vaetk.errors import ConfigError
+from vaetk.models.vae import check_dataset
 
 __all__ = ["BATCHNORM_MODES", "dataset_losses", "encoder_means", "prepared_for_eval"]
 
@@ -45,17 +47,8 @@ def _bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
-def _check_data(x: Tensor, theta: Tensor | None, where: str) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[0] < 1:
-        raise DataError(f"{where}: data must be a tensor of shape (N, C, H, W), got "
-                        f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}.")
-    if theta is not None and (not isinstance(theta, Tensor) or theta.dim() != 2 or theta.shape[0] != x.shape[0]):
-        raise DataError(f"{where}: theta must be a tensor of shape (N, s) with N = {x.shape[0]}, got "
-                        f"{tuple(theta.shape) if isinstance(theta, Tensor) else type(theta).__name__}.")
-
-
 def _batches(n: int, batch_size: int) -> list[slice]:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not is_int(batch_size, 1):
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
     return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
@@ -124,8 +117,8 @@ def dataset_losses(vae: nn.Module, x: Tensor, *, theta: Tensor | None = None, la
         ``rec_<unit>``, ``reg_<unit>``, ``loss_<unit>`` (rec + reg, beta = 1) for unit in ``elbo`` and
         ``per_pixel``, and the prior's named sub-terms, averaged over data and samples.
     """
-    _check_data(x, theta, "dataset_losses")
-    if isinstance(n_latent_samples, bool) or not isinstance(n_latent_samples, int) or n_latent_samples < 1:
+    check_dataset(x, theta, "input", where="dataset_losses")
+    if not is_int(n_latent_samples, 1):
         raise ConfigError(f"n_latent_samples must be a positive integer, got {n_latent_samples!r}.")
     totals: dict[str, float] = {}
     n = x.shape[0]
@@ -147,7 +140,7 @@ def dataset_losses(vae: nn.Module, x: Tensor, *, theta: Tensor | None = None, la
 def encoder_means(vae: nn.Module, x: Tensor, *, batch_size: int = 256, batchnorm: str = "recompute",
                   seed: int = 0) -> np.ndarray:
     """Encoder means mu(x) for all of ``x`` as a float64 array (N, latent_dim), BatchNorm handled as above."""
-    _check_data(x, None, "encoder_means")
+    check_dataset(x, None, "input", where="encoder_means")
     with prepared_for_eval(vae, x, batchnorm=batchnorm, batch_size=batch_size, seed=seed) as model, \
             torch.no_grad():
         mus = [model.encode(x[sl])[0] for sl in _batches(x.shape[0], batch_size)]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import Tensor, nn
 
+from vaetk._validation import is_int
 from vaetk.analysis._evaluate import Scores, dataset_losses, encoder_means, latent_scores
 from vaetk.analysis._params import interpolate, random_direction, shift, xavier_uniform_init
 from vaetk.errors import ConfigError
@@ -67,7 +68,7 @@ def _evaluate_points(models, t: Sequence[float], x: Tensor, theta: Tensor | None
 
 
 def _alphas(alphas: Sequence[float] | int) -> np.ndarray:
-    if isinstance(alphas, int) and not isinstance(alphas, bool):
+    if is_int(alphas):
         if alphas < 2:
             raise ConfigError(f"the number of points on a line must be >= 2, got {alphas}.")
         return np.linspace(0.0, 1.0, alphas)

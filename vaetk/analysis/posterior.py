@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from vaetk.analysis._evaluate import _batches, _check_data, _generator, prepared_for_eval
+from vaetk.analysis._evaluate import _batches, _generator, prepared_for_eval
 from vaetk.errors import ConfigError, DataError
+from vaetk.models.vae import check_dataset
 
 __all__ = ["PosteriorView", "aggregated_posterior", "plot_latent_factor_grid", "plot_posterior_comparison",
            "posterior_view"]
@@ -36,7 +37,7 @@ class PosteriorView:
 def aggregated_posterior(vae: nn.Module, x: Tensor, *, samples_per_datum: int = 1, batch_size: int = 256,
                          seed: int = 0, batchnorm: str = "recompute") -> np.ndarray:
     """Samples of the aggregated posterior q(z): ``samples_per_datum`` draws of q(z|y) for each y in ``x``."""
-    _check_data(x, None, "aggregated_posterior")
+    check_dataset(x, None, "input", where="aggregated_posterior")
     if samples_per_datum < 1:
         raise ConfigError(f"samples_per_datum must be >= 1, got {samples_per_datum}.")
     out = []
@@ -53,7 +54,7 @@ def aggregated_posterior(vae: nn.Module, x: Tensor, *, samples_per_datum: int = 
 def posterior_view(label: str, vae: nn.Module, x: Tensor, theta: Tensor, *, n_prior: int | None = None,
                    seed: int = 0, batchnorm: str = "recompute") -> PosteriorView:
     """Everything the comparison figures need for one run (prior samples drawn with a generator from ``seed``)."""
-    _check_data(x, theta, "posterior_view")
+    check_dataset(x, theta, "input", where="posterior_view")
     with prepared_for_eval(vae, x, batchnorm=batchnorm, seed=seed) as model, torch.no_grad():
         means = torch.cat([model.encode(x[sl])[0] for sl in _batches(x.shape[0], 256)]).double().cpu().numpy()
         prior = model.prior.sample(n_prior or x.shape[0], generator=_generator(seed + 3, torch.device("cpu")))

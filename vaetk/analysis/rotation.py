@@ -25,8 +25,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from vaetk.analysis._evaluate import Scores, _batches, _check_data, _generator, latent_scores, prepared_for_eval
+from vaetk._validation import is_int
+from vaetk.analysis._evaluate import Scores, _batches, _generator, latent_scores, prepared_for_eval
 from vaetk.errors import ConfigError
+from vaetk.models.vae import check_dataset
 
 __all__ = ["RotationResult", "plot_rotation", "rotated_regularization", "rotation_matrix", "rotation_scan"]
 
@@ -106,8 +108,8 @@ def rotation_scan(vae: nn.Module, x: Tensor, omegas: Sequence[float] | int = 37,
     n_latent_samples, batch_size, seed, batchnorm
         As for :func:`vaetk.analysis.dataset_losses`; the same noise is used at every angle.
     """
-    _check_data(x, theta, "rotation_scan")
-    if isinstance(omegas, int) and not isinstance(omegas, bool):
+    check_dataset(x, theta, "input", where="rotation_scan")
+    if is_int(omegas):
         omega = np.linspace(0.0, math.pi / 2, omegas)
     else:
         omega = np.asarray(omegas, dtype=float)

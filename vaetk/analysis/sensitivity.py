@@ -26,7 +26,8 @@ import numpy as np
 from vaetk.config import check_param
 from vaetk.errors import ConfigError, DataError
 
-__all__ = ["SensitivityResult", "darcy_generator", "darcy_sensitivity", "plot_sensitivity", "sensitivity_matrix"]
+__all__ = ["SensitivityResult", "bootstrap_angles", "darcy_generator", "darcy_sensitivity", "plot_sensitivity",
+           "sensitivity_matrix"]
 
 FieldsOf = Callable[[np.ndarray], np.ndarray]
 
@@ -144,6 +145,37 @@ def _canonical_eig(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, vectors * np.where(signs == 0, 1.0, signs)
 
 
+def _axis_angles(vectors: np.ndarray) -> np.ndarray:
+    """Degrees from each column to its nearest axis, from the other components (arccos of the largest would be
+    inaccurate near 0)."""
+    nearest = np.abs(vectors).argmax(axis=0)
+    others = np.where(np.arange(vectors.shape[0])[:, None] == nearest, 0.0, vectors)
+    return np.degrees(np.arctan2(np.linalg.norm(others, axis=0), np.abs(vectors).max(axis=0)))
+
+
+def bootstrap_angles(result: SensitivityResult, *, n_boot: int = 1000, seed: int = 0,
+                     level: float = 0.95) -> np.ndarray:
+    """Percentile bootstrap interval of each eigenvector's angle from its nearest theta axis.
+
+    The thetas are resampled with replacement (M = the mean of the resampled per-sample matrices); S is held
+    fixed, so the interval leaves out the sampling error of S itself. A small eigenvalue ratio makes the angle
+    sensitive to noise in the off-diagonal of M: read the interval, not the point estimate.
+
+    Returns
+    -------
+    ndarray of shape (s, 2)
+        Lower and upper bound (degrees) per eigenvector, in the order of ``result.eigenvalues``.
+    """
+    check_param(isinstance(n_boot, int) and n_boot >= 2, "n_boot", "an int >= 2", n_boot, "bootstrap_angles()")
+    check_param(0 < level < 1, "level", "a number in (0, 1)", level, "bootstrap_angles()")
+    rng = np.random.default_rng(seed)
+    n = len(result.per_sample)
+    draws = np.stack([_axis_angles(_canonical_eig(result.per_sample[rng.integers(0, n, n)].mean(axis=0))[1])
+                      for _ in range(n_boot)])
+    alpha = (1 - level) / 2
+    return np.quantile(draws, [alpha, 1 - alpha], axis=0).T
+
+
 def _sd_metric(thetas: np.ndarray, vectors: np.ndarray) -> float:
     if len(thetas) < 2:
         return float("nan")
@@ -200,10 +232,7 @@ def sensitivity_matrix(fields_of: FieldsOf, thetas: Any, variance: Any, *, step:
     per_sample = np.einsum("npi,npj->nij", stacked, stacked)
     matrix = per_sample.mean(axis=0)
     values, vectors = _canonical_eig(matrix)
-    # angle to the nearest axis from the other components (not arccos of the largest: inaccurate near 0)
-    nearest = np.abs(vectors).argmax(axis=0)
-    others = np.where(np.arange(s)[:, None] == nearest, 0.0, vectors)
-    angles = np.degrees(np.arctan2(np.linalg.norm(others, axis=0), np.abs(vectors).max(axis=0)))
+    angles = _axis_angles(vectors)
     diag = np.sqrt(np.clip(np.diag(matrix), np.finfo(float).tiny, None))
     sd_metric = _sd_metric(thetas, vectors)
     if s == 2:

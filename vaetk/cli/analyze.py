@@ -51,7 +51,9 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=None, help="grid size override (presets and TOML files only)")
     p.add_argument("--thetas", type=int, default=300, help="thetas drawn from p(theta) (default 300)")
     p.add_argument("--step", type=float, default=1e-3, help="central-difference step (default 1e-3)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the theta draws (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the theta draws and the bootstrap (default 0)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="B",
+                   help="bootstrap resamples of the thetas for the angle's 95%% interval (default 1000)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
 
 
@@ -125,9 +127,34 @@ def _rotation(args: argparse.Namespace, out: Path) -> list[Path]:
     omegas = [math.pi / 2 * i / (args.angles - 1) for i in range(args.angles)] if args.angles > 1 else [0.0]
     res = rotation_scan(model, x, omegas, theta=theta, scores=_sd_scores(), plane=tuple(args.plane),
                         n_latent_samples=args.samples, batchnorm=args.batchnorm, seed=args.seed)
-    (out / "rotation.json").write_text(json.dumps(res.to_json(), indent=1))
+    summary = _rotation_summary(res)
+    (out / "rotation.json").write_text(json.dumps({**res.to_json(), "summary": summary}, indent=1))
     _save(plot_rotation(res), out / "rotation.png")
+    line = (f"L_REG (nats per sample) at the trained orientation {summary['reg_trained']:.4f}; lowest "
+            f"{summary['reg_min']:.4f} at {summary['omega_reg_min']:.1f} deg, highest {summary['reg_max']:.4f} at "
+            f"{summary['omega_reg_max']:.1f} deg")
+    if "sd_max" in summary:
+        line += (f"; S_D trained {summary['sd_trained']:.3f}, highest {summary['sd_max']:.3f} at "
+                 f"{summary['omega_sd_max']:.1f} deg, where L_REG is "
+                 f"{summary['reg_at_sd_max'] - summary['reg_trained']:+.4f} from the trained orientation")
+    print(line)
     return [out / "rotation.json", out / "rotation.png"]
+
+
+def _rotation_summary(res: Any) -> dict[str, float]:
+    """Where L_REG is lowest and highest over the scanned angles, and its value where S_D is highest (the
+    orientation closest to the factor axes): an identifiable prior has its lowest L_REG there."""
+    omega = [math.degrees(w) for w in res.omega]
+    reg = [float(r) for r in res.reg_elbo]
+    lo, hi = min(range(len(reg)), key=reg.__getitem__), max(range(len(reg)), key=reg.__getitem__)
+    out = {"reg_trained": reg[0], "reg_min": reg[lo], "omega_reg_min": omega[lo], "reg_max": reg[hi],
+           "omega_reg_max": omega[hi]}
+    sd = res.scores.get("sd") if isinstance(res.scores, dict) else None
+    if sd is not None and len(sd):
+        best = max(range(len(sd)), key=lambda i: float(sd[i]))
+        out.update(sd_trained=float(sd[0]), sd_max=float(sd[best]), omega_sd_max=omega[best],
+                   reg_at_sd_max=reg[best])
+    return out
 
 
 def _posterior(args: argparse.Namespace, out: Path) -> list[Path]:
@@ -147,15 +174,18 @@ def _posterior(args: argparse.Namespace, out: Path) -> list[Path]:
 
 
 def _sensitivity(args: argparse.Namespace, out: Path) -> list[Path]:
-    from vaetk.analysis import darcy_sensitivity, plot_sensitivity
+    from vaetk.analysis import bootstrap_angles, darcy_sensitivity, plot_sensitivity
 
     res = darcy_sensitivity(args.source, n_thetas=args.thetas, seed=args.seed, step=args.step, n=args.n)
-    (out / "sensitivity.json").write_text(json.dumps(res.to_json(), indent=1))
+    interval = bootstrap_angles(res, n_boot=args.bootstrap, seed=args.seed)
+    (out / "sensitivity.json").write_text(json.dumps({**res.to_json(), "angle_interval_95": interval.tolist(),
+                                                      "bootstrap": args.bootstrap}, indent=1))
     _save(plot_sensitivity(res, res.thetas), out / "sensitivity.png")
     corr = f", M correlation {res.correlation[0, 1]:+.4f}" if res.matrix.shape[0] == 2 else ""
     print(f"sensitivity of {args.source} (n = {res.info['n']}, {res.n_thetas} thetas): eigenvector angle "
-          f"{res.angles[0]:.3f} deg from the theta axes, eigenvalue ratio {res.eigenvalue_ratio:.4g}{corr}, "
-          f"S_D of an M-aligned encoder {res.sd_aligned:.4f}")
+          f"{res.angles[0]:.3f} deg from the theta axes (95% bootstrap interval {interval[0, 0]:.2f}-"
+          f"{interval[0, 1]:.2f}), eigenvalue ratio {res.eigenvalue_ratio:.4g}{corr}, S_D of an M-aligned encoder "
+          f"{res.sd_aligned:.4f}")
     return [out / "sensitivity.json", out / "sensitivity.png"]
 
 

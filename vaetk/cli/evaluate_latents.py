@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 from pathlib import Path
@@ -43,6 +42,7 @@ def _load(path: Path, what: str) -> Any:
 
 
 def _pick(store: Any, key: str | None, defaults: tuple[str, ...], where: str, exclude: set[str]) -> tuple[Any, str]:
+    from vaetk._validation import did_you_mean
     from vaetk.errors import DataError
 
     if not hasattr(store, "files"):  # a plain .npy array
@@ -50,8 +50,7 @@ def _pick(store: Any, key: str | None, defaults: tuple[str, ...], where: str, ex
     names = list(store.files)
     if key is not None:
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, names)
             raise DataError(f"{where}: no array {key!r}.{hint} Arrays: {', '.join(names)}.")
         return store[key], key
     for name in defaults:

@@ -10,8 +10,6 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 HELP = "solve a batch of KLE2 Darcy problems (theta ~ N(0, I)) and print a summary with timings"
 
 
@@ -79,12 +77,6 @@ class SolveSummary:
         ]
 
 
-def sample_theta(seed: int, n_samples: int, n_modes: int) -> np.ndarray:
-    """theta_i ~ N(0, I) from a generator seeded by (seed, i): sample i does not depend on the batch size."""
-    return np.stack([np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,))).standard_normal(n_modes)
-                     for i in range(n_samples)])
-
-
 def solve_summary(
     n_grid: int = 65,
     n_samples: int = 64,
@@ -105,7 +97,9 @@ def solve_summary(
     n_samples : int
         Batch size (>= 1).
     seed : int
-        Root seed; sample i's theta comes from ``SeedSequence(seed, spawn_key=(i,))``.
+        Root seed: theta is that of the first ``n_samples`` training samples of a standard-normal dataset
+        generated with this seed (:func:`vaetk.darcy._generate.sample_theta`), so sample i does not depend on
+        the batch size.
     n_modes : int
         KLE modes (2: KLE2).
     scheme, solver, n_threads, tol
@@ -116,19 +110,22 @@ def solve_summary(
     SolveSummary
     """
     from vaetk._threads import effective_n_threads
+    from vaetk._validation import is_int
     from vaetk.config import check_param
     from vaetk.darcy import kle_basis, solve
+    from vaetk.darcy._generate import sample_theta
+    from vaetk.distributions import create
 
     owner = "solve_summary()"
-    check_param(isinstance(n_grid, int) and n_grid >= 3, "n_grid", "an int >= 3", n_grid, owner)
-    check_param(isinstance(n_samples, int) and n_samples >= 1, "n_samples", "an int >= 1", n_samples, owner)
-    check_param(isinstance(seed, int) and seed >= 0, "seed", "an int >= 0", seed, owner)
+    check_param(is_int(n_grid, 3), "n_grid", "an int >= 3", n_grid, owner)
+    check_param(is_int(n_samples, 1), "n_samples", "an int >= 1", n_samples, owner)
+    check_param(is_int(seed, 0), "seed", "an int >= 0", seed, owner)
     threads = effective_n_threads(n_threads)
 
     start = time.perf_counter()
     basis = kle_basis(n_grid, n_modes=n_modes)
     basis_seconds = time.perf_counter() - start
-    theta = sample_theta(seed, n_samples, n_modes)
+    theta = sample_theta(create("standard_normal", {"dim": n_modes}), seed, "train", 0, n_samples)
 
     start = time.perf_counter()
     K = basis.permeability(theta)

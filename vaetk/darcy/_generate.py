@@ -11,7 +11,6 @@ stored), so every worker, local or remote, builds permeabilities from the same b
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import errno
 import functools
 import importlib.metadata as metadata
@@ -29,6 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from vaetk._validation import did_you_mean, is_int
 from vaetk.config import check_param, config_to_dict, load_toml, parse_config
 from vaetk.darcy import _store
 from vaetk.darcy._solve import DEFAULT_QUADRATURE
@@ -165,7 +165,7 @@ class GenerationConfig:
             split = dataclasses.replace(self.split, **dict(n_samples))
         else:
             check_param(
-                isinstance(n_samples, int) and not isinstance(n_samples, bool) and n_samples >= 1,
+                is_int(n_samples, 1),
                 "n_samples",
                 "an int >= 1 (samples per split)",
                 n_samples,
@@ -198,8 +198,7 @@ def load_config(spec: GenerationConfig | Mapping[str, Any] | str | os.PathLike[s
         return GenerationConfig.from_dict(load_toml(path), path=path.name)
     names = preset_names()
     if str(spec) not in names:
-        close = difflib.get_close_matches(str(spec), names, n=2)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(spec, names, n=2)
         raise ConfigError(
             f"{str(spec)!r} is neither a configuration file nor a dataset preset.{hint} "
             f"Presets: {', '.join(names)}."
@@ -334,7 +333,7 @@ def _versions() -> dict[str, str]:
 
 def _check_int(value: Any, name: str, minimum: int) -> None:
     check_param(
-        value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= minimum),
+        value is None or is_int(value, minimum),
         name,
         f"an int >= {minimum} (or None)",
         value,

@@ -48,6 +48,7 @@ import scipy.fft
 import scipy.linalg
 import scipy.sparse.linalg
 
+from vaetk._validation import is_int
 from vaetk.config import check_param
 from vaetk.errors import ConfigError
 
@@ -388,12 +389,12 @@ def kle_basis(
     (1, 65, 65)
     """
     owner = "kle_basis()"
-    check_param(isinstance(n, int) and not isinstance(n, bool) and n >= 3, "n", "an int >= 3", n, owner)
+    check_param(is_int(n, 3), "n", "an int >= 3", n, owner)
     for name, value in (("length_scale", length_scale), ("variance", variance)):
         check_param(isinstance(value, (int, float)) and math.isfinite(value) and value > 0, name,
                     "a finite number > 0", value, owner)
     check_param(isinstance(mean, (int, float)) and math.isfinite(mean), "mean", "a finite number", mean, owner)
-    check_param(isinstance(n_modes, int) and not isinstance(n_modes, bool) and 1 <= n_modes <= n * n, "n_modes",
+    check_param(is_int(n_modes, 1) and n_modes <= n * n, "n_modes",
                 f"an int in the range [1, n^2 = {n * n}] (the grid has n^2 nodes)", n_modes, owner)
     check_param(method in ("auto", "lanczos", "dense"), "method", "one of 'auto', 'lanczos', 'dense'", method,
                 owner)

@@ -6,12 +6,12 @@ trusted (:class:`SolveInfo`). The schemes are documented in :mod:`vaetk.darcy._r
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from vaetk._validation import did_you_mean
 from vaetk.darcy._kernels import assemble, velocity
 from vaetk.darcy._sources import QUADRATURES, paper_source, trapezoid_weights
 from vaetk.errors import ConfigError, DataError
@@ -56,11 +56,6 @@ class SolveInfo:
     iterations: np.ndarray
     mass_balance: np.ndarray
     zero_mean: np.ndarray
-
-
-def _suggest(value: str, options: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(options), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def _as_batch(array: Any, name: str) -> np.ndarray:
@@ -210,11 +205,11 @@ def solve(
         Only with ``return_info=True``.
     """
     if scheme not in SCHEMES:
-        raise ConfigError(f"Unknown scheme {scheme!r}.{_suggest(scheme, SCHEMES)} Available: {', '.join(SCHEMES)}.")
+        raise ConfigError(f"Unknown scheme {scheme!r}.{did_you_mean(scheme, SCHEMES)} Available: {', '.join(SCHEMES)}.")
     quadrature = DEFAULT_QUADRATURE[scheme] if source_quadrature is None else source_quadrature
     if quadrature not in QUADRATURES:
         raise ConfigError(
-            f"Unknown source_quadrature {quadrature!r}.{_suggest(quadrature, QUADRATURES)} "
+            f"Unknown source_quadrature {quadrature!r}.{did_you_mean(quadrature, QUADRATURES)} "
             f"Available: {', '.join(QUADRATURES)}."
         )
     name, instance = resolve_solver(solver, scheme)

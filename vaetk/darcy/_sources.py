@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vaetk._validation import is_int
 from vaetk.config import check_param
 
 __all__ = ["QUADRATURES", "paper_source", "trapezoid_weights"]
@@ -66,7 +67,7 @@ def paper_source(n: int, *, quadrature: str = "node", rate: float = 10.0, width:
     0.0
     """
     owner = "paper_source()"
-    check_param(isinstance(n, int) and n >= 3, "n", "an int >= 3", n, owner)
+    check_param(is_int(n, 3), "n", "an int >= 3", n, owner)
     check_param(quadrature in QUADRATURES, "quadrature", "one of 'node', 'cell'", quadrature, owner)
     check_param(0 < width <= 0.5, "width", "a number in (0, 0.5]", width, owner)
     if quadrature == "node":

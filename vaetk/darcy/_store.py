@@ -1,6 +1,6 @@
 """The Darcy dataset store: a Zarr v3 hierarchy with per-shard completion flags and a writer lock.
 
-Layout of ``DIR.zarr`` (DESIGN.md section 3)::
+Layout of ``DIR.zarr`` (docs/design.md, section 5)::
 
     zarr.json                root group; attributes: "vaetk_store" (kind, format version), config, seeds,
                              versions, KLE eigenvalues and basis hash, scheme verification, status, trust

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from vaetk._validation import is_int
 from vaetk.errors import ConfigError
 from vaetk.metrics._validation import as_samples
 from vaetk.metrics.base import Metric
@@ -133,7 +134,7 @@ def evaluate_metric(
         from vaetk.config import parse_config
 
         cfg = parse_config(cls.Config, config, path=f"metrics.{name}")
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
+    if not is_int(n_bootstrap, 0):
         raise ConfigError(f"n_bootstrap: expected a non-negative integer, got {n_bootstrap!r}.")
     if not 0.0 < confidence < 1.0:
         raise ConfigError(f"confidence: expected a value in (0, 1), got {confidence!r}.")

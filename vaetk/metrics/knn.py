@@ -22,12 +22,12 @@ on the fixed sample of P between evaluations.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
+from vaetk._validation import did_you_mean, is_int
 from vaetk.errors import ConfigError, DataError
 from vaetk.metrics._validation import as_samples
 
@@ -57,13 +57,12 @@ class KLTerms:
 def _choice(value: Any, options: tuple[str, ...], what: str) -> str:
     if isinstance(value, str) and value in options:
         return value
-    close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(value, options, cutoff=0.5)
     raise ConfigError(f"Unknown {what} {value!r}.{hint} Valid: {', '.join(options)}.")
 
 
 def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+    if not is_int(k, 1, allow_numpy=True):
         raise ConfigError(f"k: expected a positive integer, got {k!r}.")
     return int(k)
 

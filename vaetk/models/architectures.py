@@ -16,15 +16,12 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from vaetk._validation import is_int
 from vaetk.config import check_param
 from vaetk.errors import DataError
 from vaetk.plugin import Plugin
 
 __all__ = ["Architecture"]
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 class Architecture(Plugin, torch.nn.Module):
@@ -63,9 +60,9 @@ class Architecture(Plugin, torch.nn.Module):
         torch.nn.Module.__init__(self)
         owner = self.owner()
         ok = isinstance(input_shape, (tuple, list)) and len(input_shape) == 3 and all(
-            _is_int(s) and s >= 1 for s in input_shape)
+            is_int(s, 1) for s in input_shape)
         check_param(ok, "input_shape", "a (channels, height, width) triple of positive ints", input_shape, owner)
-        check_param(_is_int(latent_dim) and latent_dim >= 1, "latent_dim", "an int in the range [1, inf)",
+        check_param(is_int(latent_dim, 1), "latent_dim", "an int in the range [1, inf)",
                     latent_dim, owner)
         self.config = config
         self.input_shape: tuple[int, int, int] = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))

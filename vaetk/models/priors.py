@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from vaetk._validation import is_int
 from vaetk.config import check_param
 from vaetk.errors import DataError
 from vaetk.plugin import Plugin
@@ -45,7 +46,7 @@ class Prior(Plugin, torch.nn.Module):
 
     def __init__(self, config: Any, *, latent_dim: int) -> None:
         torch.nn.Module.__init__(self)
-        check_param(isinstance(latent_dim, int) and not isinstance(latent_dim, bool) and latent_dim >= 1,
+        check_param(is_int(latent_dim, 1),
                     "latent_dim", "an int in the range [1, inf)", latent_dim, self.owner())
         self.config = config
         self.latent_dim = latent_dim
@@ -106,7 +107,7 @@ class Prior(Plugin, torch.nn.Module):
 
     def check_n(self, n: int) -> None:
         """Raise ConfigError unless ``n`` is a non-negative int (the number of samples requested)."""
-        check_param(isinstance(n, int) and not isinstance(n, bool) and n >= 0, "n", "an int in the range [0, inf)",
+        check_param(is_int(n, 0), "n", "an int in the range [0, inf)",
                     n, f"{self.owner()}.sample")
 
     def _param_device_dtype(self) -> tuple[torch.device, torch.dtype]:

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from vaetk.errors import ConfigError, DataError
 
-__all__ = ["NORMALIZATIONS", "VAE", "LossTerms", "gaussian_nll"]
+__all__ = ["NORMALIZATIONS", "VAE", "LossTerms", "check_dataset", "gaussian_nll"]
 
 NORMALIZATIONS = ("per_pixel", "elbo")
 Normalization = Literal["per_pixel", "elbo"]
@@ -54,6 +54,41 @@ def gaussian_nll(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
     logvar = logvar.expand_as(x)
     nll = 0.5 * (logvar + (x - mean).pow(2) * torch.exp(-logvar) + _LOG_2PI)
     return nll.flatten(1).sum(1)
+
+
+def check_dataset(x: Any, theta: Any, which: str, *, where: str | None = None, require_theta: bool = False,
+                  min_samples: int = 1, finite: bool = False) -> None:
+    """Raise DataError unless ``x`` is a dataset of fields (N, C, H, W) and ``theta`` its parameters (N, s).
+
+    Parameters
+    ----------
+    x : Tensor
+        The fields.
+    theta : Tensor or None
+        Their generative parameters, one row per sample; None is accepted unless ``require_theta``.
+    which : str
+        What the data is, as messages name it (``"training"``: "The training data must ...").
+    where : str, optional
+        The function checking, put first in messages (``"dataset_losses: the input data must ..."``).
+    require_theta : bool
+        Refuse a missing ``theta``.
+    min_samples : int
+        Fewest samples accepted.
+    finite : bool
+        Refuse NaN or infinite values in ``x``.
+    """
+    the = f"{where}: the" if where else "The"
+    if not isinstance(x, Tensor) or x.dim() != 4:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise DataError(f"{the} {which} data must be a tensor of shape (N, C, H, W), got {shape}.")
+    if (theta is not None or require_theta) and (
+            not isinstance(theta, Tensor) or theta.dim() != 2 or theta.shape[0] != x.shape[0]):
+        shape = tuple(theta.shape) if isinstance(theta, Tensor) else type(theta).__name__
+        raise DataError(f"{the} {which} generative parameters must have shape ({x.shape[0]}, s), got {shape}.")
+    if x.shape[0] < min_samples:
+        raise DataError(f"{the} {which} set needs at least {min_samples} samples, got {x.shape[0]}.")
+    if finite and not bool(torch.isfinite(x).all()):
+        raise DataError(f"{the} {which} data contains NaN or inf values.")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ same seed gives the same data order, initial weights (where the architectures ag
 Per arm: the disentangled rate (S_D >= threshold on the test encoder means, over-regularised trials excluded) and
 the over-regularised rate, each with its exact (Clopper-Pearson) 95% interval; S_D and S_KL median and quartiles;
 final L_REC and L_REG against the constant predictor; the S_D trajectory (epochs 0, 10, 50, final, where
-logged) and how many trials changed orientation after epoch 10 (|S_D final - S_D at 10| > ``moved``); the medians
+logged), how many trials changed orientation after epoch 10 (|S_D final - S_D at 10| > ``moved``) and the
+correlation of the early S_D with the final one (near 1: the orientation is fixed early); the medians
 of the prior's named L_REG sub-terms. Per arm against a reference arm: the exact McNemar test on the paired
 disentangled outcomes and the correlation of the paired final S_D (near 1: the seed, not the arm, decides).
 """
@@ -66,6 +67,7 @@ class ArmSummary:
     quartiles: dict[str, tuple[float, float, float]]  # key -> (q25, median, q75): sd, skl, rec, reg, constant rec
     trajectory: dict[str, float]  # median S_D at each logged epoch key of TRAJECTORY_EPOCHS
     moved: int  # trials whose S_D changed by more than the comparison's ``moved`` after epoch 10
+    early_correlation: dict[str, float] = field(default_factory=dict)  # corr(S_D at epoch e, final S_D)
     reg_parts: dict[str, float] = field(default_factory=dict)  # median of each final reg_<part>_elbo
 
 
@@ -132,11 +134,16 @@ def _summarize_arm(name: str, outcomes: Sequence[TrialOutcome], threshold: float
                   if (v := _finite([r.get(key) for r in ok])).size}
     n_moved = sum(abs(float(r["sd"]) - float(r["sd_epoch_10"])) > moved for r in ok
                   if "sd" in r and "sd_epoch_10" in r)
+    early = {}
+    for key in TRAJECTORY_EPOCHS[:-1]:
+        pairs = np.array([(float(r[key]), float(r["sd"])) for r in ok if key in r and "sd" in r])
+        if len(pairs) > 2 and pairs.std(axis=0).min() > 0:
+            early[key] = float(np.corrcoef(pairs.T)[0, 1])
     parts = sorted({key for r in ok for key in r if key.startswith("reg_") and key.endswith("_elbo")
                     and key != "reg_elbo"})
     reg_parts = {key: float(np.median(v)) for key in parts if (v := _finite([r.get(key) for r in ok])).size}
     return ArmSummary(name, n, len(outcomes) - n, k, clopper_pearson(k, n), over, clopper_pearson(over, n),
-                      quartiles, trajectory, n_moved, reg_parts)
+                      quartiles, trajectory, n_moved, early, reg_parts)
 
 
 def compare_arms(arms: Mapping[str, str | os.PathLike[str]], *, threshold: float = 0.8, moved: float = 0.1,
@@ -203,11 +210,13 @@ def format_comparison(comparison: Comparison) -> str:
     parts = sorted({p for a in comparison.arms for p in a.reg_parts})
     head = ["arm", *(f"S_D {k.removeprefix('sd_').replace('_', ' ') if k != 'sd' else 'final'}"
                      for k in TRAJECTORY_EPOCHS), f"moved after epoch 10 (> {comparison.moved:g})",
-            *(f"{p} (median)" for p in parts)]
+            "corr(S_D at epoch 0, final)", "corr(S_D at epoch 10, final)", *(f"{p} (median)" for p in parts)]
     lines += ["", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for a in comparison.arms:
         traj = [f"{a.trajectory[k]:.3f}" if k in a.trajectory else "" for k in TRAJECTORY_EPOCHS]
-        lines.append("| " + " | ".join([a.name, *traj, f"{a.moved}/{a.n}",
+        early = [f"{a.early_correlation[k]:.2f}" if k in a.early_correlation else ""
+                 for k in ("sd_epoch_0", "sd_epoch_10")]
+        lines.append("| " + " | ".join([a.name, *traj, f"{a.moved}/{a.n}", *early,
                                         *(f"{a.reg_parts[p]:.3g}" if p in a.reg_parts else "" for p in parts)])
                      + " |")
     if comparison.paired:

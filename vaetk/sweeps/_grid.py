@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vaetk._validation import is_int
 from vaetk.errors import ConfigError
 
 __all__ = ["Trial", "apply_overrides", "expand_trials", "parse_set_options", "setting_label"]
@@ -144,7 +145,7 @@ def expand_trials(
     seeds = list(seeds)
     if not seeds:
         raise ConfigError("A sweep needs at least one seed (--seeds N with N >= 1).")
-    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+    if any(not is_int(s, 0) for s in seeds) or len(set(seeds)) != len(seeds):
         raise ConfigError(f"Sweep seeds must be distinct non-negative integers, got {seeds}.")
     overrides = dict(overrides or {})
     seed_keys = [seed_key] if isinstance(seed_key, str) else list(seed_key)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from vaetk._atomic import atomic_write_json
+from vaetk._validation import is_int
 from vaetk.errors import ConfigError
 from vaetk.sweeps._grid import Trial, expand_trials
 from vaetk.sweeps._worker import CONFIG_FILE, ERROR_FILE, RESULT_FILE, resolve_trial
@@ -103,6 +104,23 @@ def trial_ref(trial: str | Callable[..., Any]) -> str:
         raise ConfigError(f"trial {trial!r}: importing {ref!r} gives a different object; pass the reference.")
     return ref
 
+
+def _parse_first_trial(trials: Sequence[Trial]) -> None:
+    """Parse the first trial's experiment as the default trial will, so a bad key or name fails once, now.
+
+    Run before any directory or process is made: a misspelt plugin name or key in the base experiment or in the
+    fixed overrides would otherwise fail in every trial, one process start at a time. Only the first grid point
+    (at the first seed) is parsed: a grid may hold settings meant to fail, whose trials are recorded as failed.
+
+    Raises
+    ------
+    ConfigError, PluginError
+        As :func:`vaetk.training.parse_experiment`, the message naming the trial.
+    """
+    from vaetk.training import parse_experiment
+
+    if trials:
+        parse_experiment(trials[0].config, source=f"trial {trials[0].trial_id}")
 
 
 def _read_outcome(run_dir: Path) -> TrialOutcome | None:
@@ -266,22 +284,30 @@ def run_sweep(
     -------
     SweepResult
         One outcome per trial; failed trials are recorded and the sweep goes on.
+
+    Raises
+    ------
+    ConfigError, PluginError
+        Bad arguments, a trial function that cannot be imported, or (default trial) a first trial whose
+        experiment does not parse: unknown keys or component names fail here, before anything is written.
     """
     if scheduler:
         executor = "dask"
     if executor not in ("local", "dask"):
         raise ConfigError(f"executor {executor!r}: expected 'local' or 'dask'.")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+    if not is_int(workers, 1):
         raise ConfigError(f"workers must be a positive integer, got {workers!r}.")
-    if isinstance(threads_per_trial, bool) or not isinstance(threads_per_trial, int) or threads_per_trial < 1:
+    if not is_int(threads_per_trial, 1):
         raise ConfigError(f"threads_per_trial must be a positive integer, got {threads_per_trial!r}.")
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    if is_int(seeds):
         if seeds < 1:
             raise ConfigError(f"--seeds must be at least 1, got {seeds}.")
         seeds = list(range(seeds))
     overrides = dict(overrides or {})
     ref = trial_ref(trial)
     trials = expand_trials(experiment, seeds=seeds, overrides=overrides, seed_key=seed_key)
+    if ref == DEFAULT_TRIAL:
+        _parse_first_trial(trials)
 
     root = Path(sweep_dir)
     for sub in ("trials", "records"):

@@ -23,6 +23,7 @@ _EXPORTS = {
     "EvaluationConfig": "vaetk.training._config",
     "load_experiment": "vaetk.training._config",
     "parse_experiment": "vaetk.training._config",
+    "resolve_components": "vaetk.training._config",
     "list_presets": "vaetk.training._config",
     "experiment_to_toml": "vaetk.training._config",
     # schedules

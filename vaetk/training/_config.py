@@ -4,8 +4,9 @@ An experiment file has the tables ``[data]``, ``[model]`` (with ``[model.archite
 component tables: ``name`` plus that plugin's parameters), ``[training]``, ``[schedule]`` (``kind`` plus that
 kind's parameters, see :mod:`vaetk.training._schedules`), ``[semi_supervised]`` and ``[evaluation]`` (with
 ``[[evaluation.metrics]]`` component tables). Every table and key is optional except ``data.path``; unknown keys
-are errors naming their path with a suggestion. Component names are resolved through the registry when the model
-is built, never compared here.
+are errors naming their path with a suggestion. The component tables (architecture, prior, metrics) are resolved
+through the registry while parsing, names and parameters alike, so a misspelt name or key fails here, before any
+data is loaded; names are never compared against a fixed list.
 
 Presets ship as package data in ``vaetk/configs/experiments/`` and load by name (``load_experiment("mixture_
 hierarchical")``).
@@ -13,15 +14,16 @@ hierarchical")``).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from vaetk.config import config_to_dict, dump_toml, load_toml, parse_config
-from vaetk.errors import ConfigError
+from vaetk._validation import did_you_mean
+from vaetk.config import config_to_dict, dump_toml, load_toml, parse_config, resolve_component
+from vaetk.errors import ConfigError, PluginError
+from vaetk.registry import registry
 from vaetk.training._schedules import make_schedule, parse_schedule
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "list_presets",
     "load_experiment",
     "parse_experiment",
+    "resolve_components",
 ]
 
 
@@ -272,14 +275,53 @@ class ExperimentConfig:
         return config
 
 
+def resolve_components(config: ExperimentConfig) -> dict[str, tuple[type[Any], Any]]:
+    """Resolve every component table of ``config`` through the registry: ``{path: (plugin_class, Config)}``.
+
+    The paths are ``"model.architecture"``, ``"model.prior"`` and ``"evaluation.metrics[i]"``.
+
+    Raises
+    ------
+    PluginNotFoundError
+        A name no installed plugin has (the message suggests close matches).
+    PluginLoadError, PluginValidationError, PluginConflictError
+        A plugin that fails to import or to meet its contract, or a name several distributions provide.
+    ConfigError
+        A parameter the plugin's ``Config`` rejects (unknown key with a suggestion, wrong type or value).
+    """
+    tables = [("architectures", "model.architecture", config.model.architecture),
+              ("priors", "model.prior", config.model.prior)]
+    tables += [("metrics", f"evaluation.metrics[{i}]", t) for i, t in enumerate(config.evaluation.metrics)]
+    for group_key, path, table in tables:
+        # Unknown names first: they fail from installed metadata alone, before any plugin (or torch) is imported.
+        group, name = registry.group(group_key), table.get("name")
+        if isinstance(name, str) and name not in group and name not in group.aliases:
+            resolve_component(group_key, table, path=path)  # raises PluginNotFoundError with suggestions
+    return {path: resolve_component(group, table, path=path) for group, path, table in tables}
+
+
 def parse_experiment(data: Mapping[str, Any], *, source: str = "experiment") -> ExperimentConfig:
-    """Parse an experiment table (from TOML) strictly; ``source`` names it in messages."""
+    """Parse an experiment table (from TOML) strictly; ``source`` names it in messages.
+
+    Besides the keys and values of every table, the architecture, the prior and the metrics are resolved through
+    the registry (:func:`resolve_components`), so an unknown name or parameter fails here, before any data is
+    loaded.
+
+    Raises
+    ------
+    ConfigError
+        Unknown keys (with suggestions), wrong types or values, in vaetk's tables or a plugin's parameters.
+    PluginError
+        An unknown component name (:class:`PluginNotFoundError`, with suggestions) or a broken plugin.
+    """
     try:
         config = parse_config(ExperimentConfig, data, path="experiment")
         kind, schedule_config = parse_schedule(config.schedule, path="experiment.schedule")
         make_schedule(kind, schedule_config, steps_per_epoch=1)  # range checks of the kind's parameters
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: " + str(exc).removeprefix("experiment.").removeprefix("experiment: ")) from None
+        resolve_components(config)
+    except (ConfigError, PluginError) as exc:
+        message = f"{source}: " + str(exc).removeprefix("experiment.").removeprefix("experiment: ")
+        raise type(exc)(message) from (None if isinstance(exc, ConfigError) else exc.__cause__)
     return config
 
 
@@ -301,8 +343,7 @@ def load_experiment(path_or_name: str | Path) -> ExperimentConfig:
     if not path.exists() and path.suffix != ".toml" and path.parent == Path("."):
         presets = list_presets()
         if str(path_or_name) not in presets:
-            close = difflib.get_close_matches(str(path_or_name), presets, n=2)
-            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            hint = did_you_mean(path_or_name, presets, n=2)
             raise ConfigError(f"{str(path_or_name)!r} is neither an experiment file nor a preset.{hint} "
                               f"Presets: {', '.join(presets)}.")
         resource = resources.files("vaetk") / "configs" / "experiments" / f"{path_or_name}.toml"

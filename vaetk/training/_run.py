@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from vaetk.config import config_to_dict, resolve_component
-from vaetk.errors import ConfigError, DataError
+from vaetk.errors import ConfigError, DataError, PluginError
 from vaetk.training import _files as files
 from vaetk.training._config import ExperimentConfig, experiment_to_toml, parse_experiment
 from vaetk.training._trainer import Trainer, TrainResult, derive_seed
@@ -131,7 +131,7 @@ def _check_run_dir(out: Path, config: ExperimentConfig, resume: bool) -> bool:
         import tomllib
 
         existing = parse_experiment(tomllib.loads(exp_file.read_text(encoding="utf-8")), source=str(exp_file))
-    except (ConfigError, OSError, ValueError) as exc:
+    except (ConfigError, PluginError, OSError, ValueError) as exc:
         raise DataError(f"{str(out)!r} holds an unreadable experiment file ({exc}); choose another --out.") from None
     old, new = _identity(existing), _identity(config)
     if old != new:

@@ -30,12 +30,12 @@ Kinds (``schedule.kind`` in an experiment file):
 from __future__ import annotations
 
 import bisect
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from vaetk._validation import did_you_mean
 from vaetk.config import check_param, parse_config
 from vaetk.errors import ConfigError
 
@@ -257,8 +257,7 @@ def parse_schedule(table: Mapping[str, Any] | None, *, path: str = "schedule") -
     params = dict(table or {})
     kind = params.pop("kind", "klushyn")
     if kind not in SCHEDULES:
-        close = difflib.get_close_matches(str(kind), list(SCHEDULES), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(kind, SCHEDULES)
         raise ConfigError(f"{path}.kind: unknown beta schedule {kind!r}.{hint} Available: {', '.join(SCHEDULES)}.")
     return kind, parse_config(SCHEDULES[kind].Config, params, path=path)
 

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from vaetk.errors import ComponentError, DataError
 from vaetk.models.gaussian import unrepresentable_logvar
-from vaetk.models.vae import NORMALIZATIONS, VAE, LossTerms
+from vaetk.models.vae import NORMALIZATIONS, VAE, LossTerms, check_dataset
 from vaetk.training._config import ExperimentConfig
 from vaetk.training._detector import ConstantPredictor, constant_predictor, detect_over_regularization
 from vaetk.training._schedules import BetaSchedule, PiecewiseLR, make_schedule
@@ -180,9 +180,9 @@ class Trainer:
         self.config = config
         tc = config.training
         self.device = resolve_device(tc.device)
-        _check_data(train_x, train_theta, "training")
+        check_dataset(train_x, train_theta, "training", require_theta=True, min_samples=2, finite=True)
         if test_x is not None:
-            _check_data(test_x, test_theta, "test")
+            check_dataset(test_x, test_theta, "test", require_theta=True, min_samples=2, finite=True)
             if tuple(test_x.shape[1:]) != tuple(train_x.shape[1:]):
                 raise DataError(f"Test samples have shape {tuple(test_x.shape[1:])}, training samples "
                                 f"{tuple(train_x.shape[1:])}.")
@@ -448,10 +448,21 @@ def evaluate_model(model: VAE, x: Tensor, theta: Tensor | None, *, seed: int, de
     for unit in NORMALIZATIONS:
         out[f"loss_{unit}"] = out[f"rec_{unit}"] + out[f"reg_{unit}"]
     if theta is not None and theta.shape[0] > 1:
-        from vaetk.training._metrics import epoch_sd
-
-        out["sd"] = epoch_sd(torch.cat(means).cpu().numpy(), theta.cpu().numpy())
+        out["sd"] = _sd(torch.cat(means), theta)
     return out
+
+
+def _sd(latents: Tensor, theta: Tensor) -> float:
+    """S_D (eq. 6) of encoder means against the generative parameters, for the log.
+
+    The ``sd`` metric's own computation with its defaults (|cov|, inactive dimensions scored 1/s), called
+    directly: no input checks, so a diverging model logs a number instead of stopping the evaluation.
+    """
+    from vaetk_plugins.metrics.sd import SD
+
+    z = latents.detach().cpu().double().numpy()
+    t = theta.detach().cpu().double().numpy()
+    return SD().compute(z, t, np.random.default_rng(0))["sd"]
 
 
 def encode_dataset(model: VAE, x: Tensor, *, seed: int, device: torch.device, batch_size: int = 512
@@ -466,16 +477,3 @@ def encode_dataset(model: VAE, x: Tensor, *, seed: int, device: torch.device, ba
             out["sample"].append(model.reparameterize(mu, logvar, gen))
             out["reconstruction"].append(model.decode(mu)[0])
     return {key: torch.cat(values).cpu() for key, values in out.items()}
-
-
-def _check_data(x: Tensor | None, theta: Tensor | None, which: str) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 4:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise DataError(f"The {which} data must be a tensor of shape (N, C, H, W), got {shape}.")
-    if not isinstance(theta, Tensor) or theta.dim() != 2 or theta.shape[0] != x.shape[0]:
-        shape = tuple(theta.shape) if isinstance(theta, Tensor) else type(theta).__name__
-        raise DataError(f"The {which} generative parameters must have shape ({x.shape[0]}, s), got {shape}.")
-    if x.shape[0] < 2:
-        raise DataError(f"The {which} set needs at least 2 samples, got {x.shape[0]}.")
-    if not bool(torch.isfinite(x).all()):
-        raise DataError(f"The {which} data contains NaN or inf values.")

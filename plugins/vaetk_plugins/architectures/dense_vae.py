@@ -16,10 +16,10 @@ and crops the centre. The decoder log-variance is the learned (H, W) constant of
 
 Presets. ``paper`` has about 0.86M parameters at 65x65 with 2 latents (the paper says "about 800k"); it differs
 from ``authors_default`` (about 8.0M, the default of the authors' repository) only in the number of feature
-maps before the flatten (3 against 35), which sets the size of the three MLPs. DESIGN.md gives the two
-parameter counts and that difference, not the authors' full layer list; the remaining sizes (48 initial
-features, growth rate 16, blocks of 4 layers, one hidden layer of 256) are DenseED-like choices that reproduce
-both counts. Any size given in the config overrides the preset's.
+maps before the flatten (3 against 35), which sets the size of the three MLPs. Only the two parameter counts
+and that difference are known (docs/design.md, section 8.7), not the authors' full layer list; the remaining
+sizes (48 initial features, growth rate 16, blocks of 4 layers, one hidden layer of 256) are DenseED-like
+choices that reproduce both counts. Any size given in the config overrides the preset's.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from vaetk_plugins.distributions._gaussian import cholesky_from, log_normal, vec
 OWNER = "distribution 'gaussian'"
 
 # The authors' shifted Gaussian: mean 1 and standard deviation 0.5 in each of the two KLE coefficients (the
-# paper's text calls 0.5 a covariance; their code uses it as a standard deviation, see DESIGN.md section 4).
+# paper's text calls 0.5 a covariance; their code uses it as a standard deviation, see docs/design.md, section 8.3).
 PRESETS = {"paper_shifted": {"mean": (1.0, 1.0), "std": (0.5, 0.5)}}
 
 

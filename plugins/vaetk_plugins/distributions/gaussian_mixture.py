@@ -16,7 +16,7 @@ WEIGHT_TOL = 1e-6
 
 # The authors' 4-mode mixture: centres (+-1, +-1), component standard deviation 0.25 (called a covariance in
 # the
-# paper's text), equal weights (DESIGN.md section 4).
+# paper's text), equal weights (docs/design.md, section 8.3).
 PRESETS = {
     "paper_4mode": {
         "weights": (0.25, 0.25, 0.25, 0.25),

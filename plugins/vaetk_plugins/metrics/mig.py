@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaetk.plugin import ConfigError, Metric, ksg_ceiling, ksg_mi
+from vaetk_plugins.metrics.sap import top_two_gaps
 
 __all__ = ["MIG"]
 
@@ -56,9 +57,7 @@ class MIG(Metric):
         ceiling = ksg_ceiling(n, k)
         mi = np.array([[max(ksg_mi(np.column_stack([latents[:, i], factors[:, j]]), k), 0.0)
                         for j in range(factors.shape[1])] for i in range(latents.shape[1])])
-        top = np.sort(mi, axis=0)[::-1]
-        second = top[1] if top.shape[0] > 1 else np.zeros(top.shape[1])
-        gaps = (top[0] - second) / ceiling
+        gaps = top_two_gaps(mi) / ceiling
         out = {"mig": float(gaps.mean())}
         out.update({f"mig_{j}": float(g) for j, g in enumerate(gaps)})
         return out

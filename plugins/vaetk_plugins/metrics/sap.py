@@ -16,7 +16,17 @@ import numpy as np
 from vaetk.plugin import Metric
 from vaetk_plugins.metrics.sd import cross_association
 
-__all__ = ["SAP"]
+__all__ = ["SAP", "top_two_gaps"]
+
+
+def top_two_gaps(scores: np.ndarray) -> np.ndarray:
+    """Per column of ``scores`` (latents x factors), the largest value minus the second largest (0 with one row).
+
+    The gap both SAP and MIG average over factors.
+    """
+    top = np.sort(scores, axis=0)[::-1]
+    second = top[1] if top.shape[0] > 1 else np.zeros(top.shape[1])
+    return top[0] - second
 
 
 @dataclass(frozen=True)
@@ -35,10 +45,7 @@ class SAP(Metric):
     min_samples = 3
 
     def compute(self, latents: np.ndarray, factors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
-        r2 = cross_association(latents, factors, "corr")[0] ** 2
-        top = np.sort(r2, axis=0)[::-1]
-        second = top[1] if top.shape[0] > 1 else np.zeros(top.shape[1])
-        gaps = top[0] - second
+        gaps = top_two_gaps(cross_association(latents, factors, "corr")[0] ** 2)
         out = {"sap": float(gaps.mean())}
         out.update({f"sap_{j}": float(g) for j, g in enumerate(gaps)})
         return out

@@ -19,7 +19,7 @@ How it is computed
 - Twins: z_i encodes the same sample as theta_i, so for a good code a(z_i - b) lands next to theta_i; comparing
   theta with z of the same rows then finds each theta's own twin among its neighbours and biases the divergence
   low (and lets the optimiser chase twins). The two sample sets compared are therefore always disjoint rows.
-- Safeguard against the minus-infinity collapse (DESIGN.md section 4): with ``safeguard="crossfit"`` (default)
+- Safeguard against the minus-infinity collapse (docs/design.md, section 8.8): with ``safeguard="crossfit"`` (default)
   the rows are split in seeded random halves A and B; a, b are fitted on (theta_A, z_B) and S_KL is evaluated on
   (theta_B, z_A), so the optimiser never sees the pairs it is scored on and no pair shares a row.
   ``"in_sample"`` fits and evaluates on the same pair (theta_A, z_B) (optimistic: lower values) and needs

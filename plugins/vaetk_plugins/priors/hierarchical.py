@@ -132,7 +132,7 @@ class HierarchicalPrior(Prior):
 
     def authors_normalizer(self) -> float:
         """1: the authors' hierarchical code added these terms to the per-pixel loss without averaging over
-        latent dimensions. DESIGN.md gives an effective beta of 4225 = 65 * 65 = H * W for their code-beta 1
-        with the hierarchical prior (against 2112.5 = H * W / 2 for the plain KL averaged over 2 latents), and
-        effective beta = H * W / normalizer."""
+        latent dimensions: their code-beta 1 with the hierarchical prior is an effective beta of 4225 = 65 * 65 =
+        H * W (against 2112.5 = H * W / 2 for the plain KL averaged over 2 latents), since effective beta =
+        H * W / normalizer (docs/design.md, section 7)."""
         return 1.0
