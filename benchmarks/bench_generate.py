@@ -10,7 +10,7 @@ Targets (issue 3): writing + bookkeeping under 20% of the solve time (1 worker i
 theta / permeability / solve / trust work with nothing written); a Dask LocalCluster with 2 single-threaded
 workers within 25% of the local process pool with 2 workers. For a like-for-like comparison both the pool and the
 cluster are started, and their workers warmed (imports, one small solve), before the timed region; those start-up
-times are printed separately (a cold ``generate(..., executor="dask")`` pays them on top). Results are printed as
+times are printed separately (a cold ``generate(..., scheduler="local")`` pays them on top). Results are printed as
 ratios; nothing here asserts a wall-clock time. Measured numbers: benchmarks/README.md.
 
 Besides wall time, every case reports the CPU seconds spent by this process and all its descendants (pool
@@ -33,9 +33,10 @@ import numpy as np
 import psutil
 import pytest
 
-from vaetk.darcy import generate, kle_basis, open_store, solve
-from vaetk.darcy._executors import start_local_cluster
-from vaetk.darcy._generate import DEFAULT_SHARD_SIZE, load_config, sample_theta
+from vaetk._executors import start_local_cluster
+from vaetk.darcy import kle_basis, solve
+from vaetk.data import generate, open_store
+from vaetk.data._generate import DEFAULT_SHARD_SIZE, load_config, sample_theta
 
 N = int(os.environ.get("VAETK_BENCH_GEN_N", "512"))
 SHARD = int(os.environ.get("VAETK_BENCH_GEN_SHARD", str(DEFAULT_SHARD_SIZE)))
@@ -73,7 +74,7 @@ def warm_worker(hold_s: float = 0.0) -> int:
     """Import what a shard task imports and solve once (run on every worker before timing)."""
     import zarr  # noqa: F401
 
-    import vaetk.darcy._generate  # noqa: F401
+    import vaetk.data._generate  # noqa: F401
 
     solve(kle_basis(65, n_modes=2).permeability(np.zeros((1, 2))), scheme=SCHEME, n_threads=1)
     time.sleep(hold_s)  # keep this worker busy so the next warm-up task lands on another one
@@ -95,7 +96,7 @@ def process_pool() -> Iterator[cf.ProcessPoolExecutor]:
 def dask_client() -> Iterator[Any]:
     pytest.importorskip("distributed")
     start = time.perf_counter()
-    client, close = start_local_cluster(WORKERS)  # what generate(executor="dask") starts
+    client, close = start_local_cluster(WORKERS)  # what generate(scheduler="local") starts
     client.run(warm_worker)
     print(f"\nLocalCluster start + warm-up ({WORKERS} workers x 1 thread, not timed): "
           f"{time.perf_counter() - start:.2f} s")
@@ -139,8 +140,8 @@ def _paired(benchmark: Any, first: tuple[str, Any], second: tuple[str, Any]) -> 
     return wall, cpu
 
 
-def _generate(out: Path, executor: Any, workers: int) -> None:
-    generate(_config(), out, seed=0, shard_size=SHARD, n_workers=workers, n_threads=1, executor=executor,
+def _generate(out: Path, scheduler: Any, workers: int) -> None:
+    generate(_config(), out, seed=0, shard_size=SHARD, n_workers=workers, n_threads=1, scheduler=scheduler,
              overwrite=True)
 
 

@@ -2,7 +2,8 @@
 
 Importing vaetk is light: it loads neither torch, nor the CUDA module, nor any plugin. Subpackages:
 
-- :mod:`vaetk.darcy`: KLE permeability fields, Darcy solves and dataset generation;
+- :mod:`vaetk.darcy`: KLE permeability fields and Darcy solves (the physics);
+- :mod:`vaetk.data`: dataset generation into sharded stores, export and the torch Dataset;
 - :mod:`vaetk.metrics`: the k-NN KL estimator and disentanglement metrics;
 - :mod:`vaetk.models`, :mod:`vaetk.training`: priors, architectures and the registry-driven trainer;
 - :mod:`vaetk.sweeps`, :mod:`vaetk.analysis`: multi-seed sweeps and analyses of trained models;

@@ -1,7 +1,23 @@
-"""Where shard tasks run: in this process, a local process pool, or a Dask distributed cluster.
+"""Where tasks run: in this process, a local pool, or a Dask distributed cluster.
 
-Every executor runs the same picklable task function on the same task objects; the tasks write their own
-shards, so the store does not depend on which executor ran them or in which order they finished.
+Every parallel job of vaetk (a dataset's shard tasks, a sweep's trials) runs through :func:`run_tasks`, which
+runs the same task function on the same task objects wherever they go, and is sized with the same three words:
+
+``workers``
+    Tasks running at once: the size of the local pool, or of a LocalCluster started for the run.
+``threads``
+    Threads each task may use. Not set here: the caller passes them inside its tasks (a solve's ``n_threads``, a
+    trial's thread environment), so a result does not depend on where its task ran.
+``scheduler``
+    Where the tasks go: ``None``, a local pool of ``workers`` (no Dask); ``"local"``, a Dask LocalCluster of
+    ``workers`` single-threaded worker processes on loopback, started for this run and closed after it; an
+    address such as ``"tcp://10.0.0.5:8786"``, the Dask scheduler there (its workers must see the tasks' files
+    at the same paths: the same machine or a shared file system); a ``distributed.Client`` (left open); a
+    ``concurrent.futures.Executor`` (left running).
+
+The local pool runs tasks in spawn-context processes (in this very process when ``workers`` is 1), or in threads
+for tasks that only start and wait on a process of their own. Tasks and their function must be picklable (a
+module-level function) for every scheduler but the thread pool and this process.
 """
 
 from __future__ import annotations
@@ -9,71 +25,97 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from vaetk.errors import ConfigError
 
-__all__ = ["run_tasks", "start_local_cluster"]
+__all__ = ["LOCAL_CLUSTER", "check_scheduler", "describe_scheduler", "run_tasks", "start_local_cluster"]
+
+LOCAL_CLUSTER = "local"
+POOLS = ("processes", "threads")
 
 
-def _sequential(fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[Any]:
+def _result(future: Any, return_exceptions: bool) -> Any:
+    try:
+        return future.result()
+    except Exception as exc:
+        if not return_exceptions:
+            raise
+        return exc
+
+
+def _sequential(fn: Callable[[Any], Any], tasks: Sequence[Any], return_exceptions: bool
+                ) -> Iterator[tuple[Any, Any]]:
     for task in tasks:
-        yield fn(task)
+        try:
+            result = fn(task)
+        except Exception as exc:
+            if not return_exceptions:
+                raise
+            result = exc
+        yield task, result
 
 
-def _pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pool: cf.Executor, own: bool) -> Iterator[Any]:
-    futures = [pool.submit(fn, task) for task in tasks]
+def _pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pool: cf.Executor, own: bool, return_exceptions: bool
+          ) -> Iterator[tuple[Any, Any]]:
+    futures = {pool.submit(fn, task): task for task in tasks}
     try:
         for future in cf.as_completed(futures):
-            yield future.result()
+            yield futures[future], _result(future, return_exceptions)
     finally:
         for future in futures:
             future.cancel()
-        if own:  # wait for running tasks, so nothing writes after the caller releases the store
+        if own:  # wait for running tasks, so nothing writes after the caller moves on
             pool.shutdown(wait=True, cancel_futures=True)
         else:
-            cf.wait(futures)
+            cf.wait(list(futures))
 
 
-def _dask(fn: Callable[[Any], Any], tasks: Sequence[Any], client: Any, keys: Sequence[str]) -> Iterator[Any]:
+def _dask(fn: Callable[[Any], Any], tasks: Sequence[Any], client: Any, keys: Sequence[str],
+          return_exceptions: bool) -> Iterator[tuple[Any, Any]]:
     import distributed
 
-    futures = [client.submit(fn, task, key=key, pure=False) for task, key in zip(tasks, keys, strict=True)]
+    futures = {client.submit(fn, task, key=key, pure=False): task for task, key in zip(tasks, keys, strict=True)}
     try:
-        for future in distributed.as_completed(futures, loop=client.loop):
-            yield future.result()
+        for future in distributed.as_completed(list(futures), loop=client.loop):
+            yield futures[future], _result(future, return_exceptions)
     finally:
         pending = [f for f in futures if not f.done()]
-        if pending:  # after a failure; a task already running finishes its shard (data first, flag last)
+        if pending:  # after a failure or an interrupt; a task already running finishes (data first, flag last)
             client.cancel(pending)
 
 
-def _dask_client(executor: Any, n_workers: int) -> tuple[Any, Callable[[], None]]:
-    """A distributed Client (and how to release it): the given one, one at an address, the current default
-    client, or a new LocalCluster with ``n_workers`` single-threaded worker processes."""
+def _dask_client(scheduler: Any, n_workers: int) -> tuple[Any, Callable[[], None]]:
+    """A distributed Client (and how to release it): the given one, one at an address, or a new LocalCluster
+    with ``n_workers`` single-threaded worker processes."""
     try:
         import distributed
     except ImportError:
-        raise ConfigError("executor='dask' needs dask.distributed: pip install 'vaetk[dask]'.") from None
-    if isinstance(executor, distributed.Client):
-        return executor, lambda: None
-    if executor != "dask":  # a scheduler address
-        client = distributed.Client(executor, set_as_default=False)
+        raise ConfigError(f"scheduler={scheduler!r} needs dask.distributed: pip install 'vaetk[dask]'.") from None
+    if _is_client(scheduler):
+        return scheduler, lambda: None
+    if scheduler != LOCAL_CLUSTER:  # a scheduler address
+        client = distributed.Client(scheduler, set_as_default=False)
         return client, client.close
-    try:
-        return distributed.get_client(), lambda: None
-    except ValueError:  # no client yet: start a local cluster for this run only
-        return start_local_cluster(n_workers)
+    return start_local_cluster(n_workers)
 
 
 def start_local_cluster(n_workers: int) -> tuple[Any, Callable[[], None]]:
     """A Dask LocalCluster of ``n_workers`` single-threaded worker processes, a Client to it, and its closer.
 
-    Shard tasks are long, GIL-free solves: one thread per worker avoids oversubscribing the cores. The cluster's
-    own CPU use is cut down, as it competes with the solves: the workers' statistical profiler is off (it samples
-    the task thread every 10 ms: measured ~20% extra CPU per shard task on a loaded 2-core machine, ~7% without),
-    and the event-loop, system and memory monitors tick less often (an idle 2-worker cluster used 0.078 CPU s
-    per s with the defaults, about 0.015 with these).
+    The scheduler listens on loopback only. Tasks are long and bring their own threads (GIL-free solves, trial
+    processes): one thread per worker avoids oversubscribing the cores. The cluster's own CPU use is cut down, as
+    it competes with the tasks: the workers' statistical profiler is off (it samples the task thread every 10 ms:
+    measured ~20% extra CPU per shard task on a loaded 2-core machine, ~7% without), and the event-loop, system
+    and memory monitors tick less often (an idle 2-worker cluster used 0.078 CPU s per s with the defaults, about
+    0.015 with these).
+
+    Returns
+    -------
+    client : distributed.Client
+        Not set as the default client.
+    close : callable
+        Closes the client, then the cluster.
     """
     import dask
     import distributed
@@ -86,7 +128,7 @@ def start_local_cluster(n_workers: int) -> tuple[Any, Callable[[], None]]:
     }
     with dask.config.set(quiet):  # the nannies pass this configuration on to their workers
         cluster = distributed.LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
         )
     client = distributed.Client(cluster, set_as_default=False)
 
@@ -97,71 +139,110 @@ def start_local_cluster(n_workers: int) -> tuple[Any, Callable[[], None]]:
     return client, close
 
 
-def check_executor(executor: Any) -> None:
-    """Raise ConfigError now (before any work) for an executor run_tasks would not accept."""
+def _is_client(scheduler: Any) -> bool:
+    # Recognised without importing distributed (which takes a second).
+    return type(scheduler).__name__ == "Client" and hasattr(scheduler, "submit")
+
+
+def check_scheduler(scheduler: Any) -> None:
+    """Raise ConfigError now (before any work) for a scheduler run_tasks would not accept.
+
+    Parameters
+    ----------
+    scheduler : None, "local", str, distributed.Client or concurrent.futures.Executor
+        See the module docstring; an address is any string with a colon.
+
+    Raises
+    ------
+    ConfigError
+        For anything else, naming what is accepted.
+    """
     if (
-        executor is None
-        or isinstance(executor, (str, cf.Executor))
-        and (executor in ("local", "dask") or isinstance(executor, cf.Executor) or ":" in executor)
+        scheduler is None
+        or isinstance(scheduler, (str, cf.Executor))
+        and (scheduler == LOCAL_CLUSTER or isinstance(scheduler, cf.Executor) or ":" in scheduler)
     ):
         return
-    if type(executor).__name__ == "Client" and hasattr(executor, "submit"):
+    if _is_client(scheduler):
         return
     raise ConfigError(
-        f"Unknown executor {executor!r}. Use None or 'local' (process pool), 'dask' (a Dask cluster), a "
-        f"scheduler address such as 'tcp://127.0.0.1:8786', a distributed.Client or a "
+        f"Unknown scheduler {scheduler!r}. Use None (a local pool), 'local' (a Dask LocalCluster on this "
+        f"machine), a scheduler address such as 'tcp://127.0.0.1:8786', a distributed.Client or a "
         f"concurrent.futures.Executor."
     )
 
 
-def describe_executor(executor: Any) -> str:
-    if executor is None or executor == "local":
+def describe_scheduler(scheduler: Any) -> str:
+    """A few words naming where tasks run (for progress bars)."""
+    if scheduler is None:
         return "local"
-    if isinstance(executor, str):
-        return "dask" if executor == "dask" else f"dask scheduler {executor}"
-    return type(executor).__name__
+    if isinstance(scheduler, str):
+        return "dask LocalCluster" if scheduler == LOCAL_CLUSTER else f"dask scheduler {scheduler}"
+    return type(scheduler).__name__
 
 
 def run_tasks(
     fn: Callable[[Any], Any],
     tasks: Sequence[Any],
     *,
-    executor: Any = None,
-    n_workers: int = 1,
+    scheduler: Any = None,
+    workers: int = 1,
+    pool: Literal["processes", "threads"] = "processes",
     keys: Sequence[str] | None = None,
-) -> Iterator[Any]:
-    """Run ``fn(task)`` for every task and yield the results as they complete.
+    return_exceptions: bool = False,
+) -> Iterator[tuple[Any, Any]]:
+    """Run ``fn(task)`` for every task and yield ``(task, result)`` pairs as the tasks complete.
+
+    Leaving the loop early (an exception, an interrupt) cancels the tasks not yet started and, for a pool started
+    here, waits for the running ones before shutting it down.
 
     Parameters
     ----------
     fn : callable
-        A module-level (picklable) function.
+        The task function; module-level (picklable) unless it runs in this process or on threads.
     tasks : sequence
-        Picklable task objects.
-    executor : None, "local", "dask", a scheduler address, a distributed.Client or a
-    concurrent.futures.Executor
-        None/"local": in this process when ``n_workers == 1``, else a spawn-context process pool.
-        "dask": the current default distributed client, or a LocalCluster of ``n_workers`` started for the
-        run.
-        An address ("tcp://host:8786"): the Dask scheduler there.
-    n_workers : int
-        Processes for the local pool or a LocalCluster started here.
+        The task objects (picklable, likewise).
+    scheduler : None, "local", str, distributed.Client or concurrent.futures.Executor
+        Where the tasks run (see the module docstring).
+    workers : int
+        Tasks at once in the local pool, or worker processes of a LocalCluster started here.
+    pool : {"processes", "threads"}
+        The local pool when ``scheduler`` is None: spawn-context processes (this process when ``workers`` is 1),
+        or threads.
     keys : sequence of str, optional
-        Dask task keys (readable names in the dashboard).
+        Dask task keys, one per task (readable names in the dashboard; unique per run).
+    return_exceptions : bool
+        Yield a task's exception as its result instead of raising it (the other tasks go on).
+
+    Yields
+    ------
+    tuple
+        ``(task, result)``, in completion order.
+
+    Raises
+    ------
+    ConfigError
+        An unknown scheduler or pool, or Dask asked for but not installed.
     """
-    if executor is None or executor == "local":
-        if n_workers == 1:
-            yield from _sequential(fn, tasks)
+    check_scheduler(scheduler)
+    if pool not in POOLS:
+        raise ConfigError(f"pool {pool!r}: expected one of {', '.join(POOLS)}.")
+    if scheduler is None:
+        if pool == "threads":
+            threads = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vaetk-task")
+            yield from _pool(fn, tasks, threads, True, return_exceptions)
             return
-        pool = cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"))
-        yield from _pool(fn, tasks, pool, own=True)
+        if workers == 1:
+            yield from _sequential(fn, tasks, return_exceptions)
+            return
+        processes = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        yield from _pool(fn, tasks, processes, True, return_exceptions)
         return
-    if isinstance(executor, cf.Executor):
-        yield from _pool(fn, tasks, executor, own=False)
+    if isinstance(scheduler, cf.Executor):
+        yield from _pool(fn, tasks, scheduler, False, return_exceptions)
         return
-    check_executor(executor)
-    client, close = _dask_client(executor, n_workers)
+    client, close = _dask_client(scheduler, workers)
     try:
-        yield from _dask(fn, tasks, client, keys or [f"vaetk-task-{i}" for i in range(len(tasks))])
+        yield from _dask(fn, tasks, client, keys or [f"vaetk-task-{i}" for i in range(len(tasks))], return_exceptions)
     finally:
         close()

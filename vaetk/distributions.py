@@ -1,7 +1,8 @@
 """Generative-parameter distributions p(theta): the ``vaetk.distributions`` plugin group.
 
-A plugin subclasses :class:`Distribution`, declares a frozen dataclass ``Config`` (fields all have a
-default) and implements ``sample(n, rng)`` and ``log_prob(x)``. Instances are built from a config::
+A plugin subclasses :class:`Distribution`, nests a ``@dataclass(frozen=True, kw_only=True)`` ``Config`` (fields
+all have a default; values checked in ``Config.__post_init__``) and implements ``dim``, ``sample(n, rng)`` and
+``log_prob(x)``. Instances are built as ``cls(config)`` (a ``Config``, a table of its fields or None), or by name::
 
     >>> import numpy as np
     >>> from vaetk.distributions import create
@@ -28,13 +29,14 @@ from vaetk.plugin import Plugin
 __all__ = ["Distribution", "create"]
 
 
-class Distribution(Plugin, abc.ABC):
+class Distribution(Plugin):
     """Base class of parameter distributions p(theta) on R^dim.
 
     Parameters
     ----------
-    config : Config, optional
-        The plugin's parameters (``Config()`` when omitted).
+    config : Config or mapping, optional
+        The plugin's parameters: a ``Config``, a table parsed strictly into one, or None (``Config()``).
+        Distributions take no context.
 
     Notes
     -----
@@ -48,13 +50,6 @@ class Distribution(Plugin, abc.ABC):
 
     plugin_group: ClassVar[str] = "distributions"
     required_methods: ClassVar[tuple[str, ...]] = ("sample", "log_prob")
-
-    def __init__(self, config: Any = None) -> None:
-        self.config = self.Config() if config is None else config
-        if not isinstance(self.config, self.Config):
-            raise ConfigError(
-                f"{type(self).__name__} needs its own Config class, got {type(self.config).__name__}."
-            )
 
     @property
     @abc.abstractmethod

@@ -1,9 +1,19 @@
 """The public API for plugin authors: base classes, configuration checks, errors and the numerical helpers.
 
-A plugin is a class with a frozen dataclass ``Config`` (its parameters, parsed strictly from TOML by
-:func:`vaetk.config.parse_config`) and the methods its group requires. Each group's base class (``Solver``,
-``Distribution``, ``Prior``, ``Architecture``, ``Metric``) subclasses :class:`Plugin` and names its group and its
-required methods; the registry checks them when a plugin is first loaded.
+Every plugin of every group follows one idiom:
+
+- it nests its parameters as ``Config``, a ``@dataclass(frozen=True, kw_only=True)`` whose fields all have
+  defaults, and checks their values in ``Config.__post_init__`` (with :func:`check_param`, which raises
+  :class:`ConfigError`); only checks that need the construction context (``latent_dim``, ``input_shape``) are
+  left to ``__init__``;
+- it is built as ``cls(config, **context)``: ``config`` is a ``Config`` instance, a mapping (a TOML table,
+  parsed strictly into ``Config``: unknown keys are errors with suggestions) or None (``Config()``), and the
+  context keywords are the group's (priors: ``latent_dim``; architectures: ``input_shape``, ``latent_dim``;
+  solvers, distributions, metrics: none). :class:`Plugin` does that normalisation, once for every group;
+- its group's base class (``Solver``, ``Distribution``, ``Prior``, ``Architecture``, ``Metric``) subclasses
+  :class:`Plugin`, an :class:`abc.ABC`, and declares the required methods with :func:`abc.abstractmethod`; the
+  registry checks them when a plugin is first loaded, and :mod:`vaetk.testing` checks the idiom and the group's
+  contract.
 
 Everything a plugin needs from vaetk is importable from this module, and only the names listed here are
 promised to stay put::
@@ -45,6 +55,9 @@ Metrics (``vaetk.metrics``)
 
 from __future__ import annotations
 
+import abc
+import dataclasses
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from vaetk import errors as _errors
@@ -103,8 +116,14 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-class Plugin:
-    """Mixin for plugin base classes.
+class Plugin(abc.ABC):
+    """Mixin of the plugin base classes: the group's name, the required methods and the one way to build a plugin.
+
+    Parameters
+    ----------
+    config : Config or mapping, optional
+        The plugin's parameters: an instance of its ``Config``, a table of ``Config``'s fields (parsed strictly,
+        see :meth:`make_config`), or None for ``Config()``. Stored, parsed, as ``self.config``.
 
     Attributes
     ----------
@@ -112,13 +131,66 @@ class Plugin:
         Registry group key (``"solvers"``, ``"priors"``, ...), set by each group's base class.
     required_methods : tuple of str
         Methods a plugin of the group must define, with explicit parameters (no ``*args``/``**kwargs``).
+    name : str
+        Registry name used in messages (the class name when empty); see :meth:`owner`.
     Config : type
-        A frozen dataclass holding the plugin's parameters; every field has a default so ``Config()`` is valid.
+        The plugin's nested ``@dataclass(frozen=True, kw_only=True)``; every field has a default so ``Config()`` is
+        valid, and ``Config.__post_init__`` checks the values.
+    config : Config
+        The instance's parameters.
+
+    Notes
+    -----
+    Group base classes take the group's context keywords after ``config`` and call ``super().__init__(config)``
+    first; a plugin's ``__init__`` (when it needs one) does the same and then reads ``self.config``, never its
+    ``config`` argument, which may be a mapping.
     """
 
     plugin_group: ClassVar[str] = ""
     required_methods: ClassVar[tuple[str, ...]] = ()
+    name: ClassVar[str] = ""
     Config: ClassVar[type[Any]]
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__()  # the next base in the MRO (torch.nn.Module for priors and architectures)
+        self.config = self.make_config(config)
+
+    @classmethod
+    def owner(cls) -> str:
+        """How messages name this plugin: its group's kind and its registry name, e.g. ``"prior 'hierarchical'"``."""
+        return f"{cls.plugin_group.removesuffix('s') or 'plugin'} {cls.name or cls.__name__!r}"
+
+    @classmethod
+    def make_config(cls, config: Any = None, *, path: str | None = None) -> Any:
+        """The plugin's ``Config`` from ``config``: itself if it is one, ``Config()`` for None, or a mapping parsed
+        strictly with :func:`vaetk.config.parse_config`.
+
+        Parameters
+        ----------
+        config : Config or mapping or None
+            The parameters.
+        path : str, optional
+            Where a mapping lives in a configuration file, for messages (default: :meth:`owner`).
+
+        Raises
+        ------
+        ConfigError
+            An unknown key (with a close-match suggestion), a value of the wrong type, a value ``Config`` refuses,
+            or a ``config`` that is neither a ``Config`` nor a mapping.
+        """
+        from vaetk.config import parse_config
+
+        if config is None:
+            return cls.Config()
+        if isinstance(config, cls.Config):
+            return config
+        if isinstance(config, Mapping):
+            return parse_config(cls.Config, config, path=path or cls.owner())
+        fields = ", ".join(f.name for f in dataclasses.fields(cls.Config))
+        raise _errors.ConfigError(
+            f"{path or cls.owner()}: config must be a {cls.Config.__qualname__} instance or a table of its fields "
+            f"({fields or 'none'}); got {config!r}."
+        )
 
     @classmethod
     def example_config(cls) -> Any:

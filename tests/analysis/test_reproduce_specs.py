@@ -15,7 +15,7 @@ SCALES = [(section, scale) for section in SECTIONS for scale in ("cpu", "paper",
 
 @pytest.mark.parametrize(("section", "scale"), SCALES)
 def test_spec_resolves_to_valid_experiments(section, scale):
-    from vaetk.darcy._generate import load_config
+    from vaetk.data._generate import load_config
     from vaetk.training import parse_experiment
 
     spec = load_section(section, scale)

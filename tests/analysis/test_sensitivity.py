@@ -139,7 +139,7 @@ def _tiny_config(n: int = 17) -> dict:
 
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vaetk.darcy import generate
+    from vaetk.data import generate
 
     out = tmp_path_factory.mktemp("sens") / "tiny.zarr"
     generate(_tiny_config(), out, seed=11, shard_size=4, n_workers=1)
@@ -147,7 +147,7 @@ def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_darcy_generator_reproduces_the_store(tiny_store: Path) -> None:
-    from vaetk.darcy import open_store
+    from vaetk.data import open_store
 
     group = open_store(tiny_store).root["train"]
     theta, stored = group["theta"][...], group["fields"][...]
@@ -161,8 +161,8 @@ def test_darcy_generator_reproduces_the_store(tiny_store: Path) -> None:
 def test_darcy_sensitivity_of_a_store_uses_its_training_variance(tiny_store: Path) -> None:
     import torch
 
-    from vaetk.darcy import open_store
-    from vaetk.darcy._generate import load_config
+    from vaetk.data import open_store
+    from vaetk.data._generate import load_config
     from vaetk.training import constant_predictor
 
     res = darcy_sensitivity(tiny_store, n_thetas=6, seed=4)
@@ -188,7 +188,7 @@ def test_darcy_sensitivity_of_a_preset_at_another_grid() -> None:
 
 def test_cli_writes_json_and_png(tiny_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "a"
-    assert main(["analyze", "sensitivity", str(tiny_store), "--thetas", "5", "--out", str(out)]) == 0
+    assert main(["analyze", "sensitivity", str(tiny_store), "--n-samples", "5", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "eigenvector angle" in text and "eigenvalue ratio" in text and "S_D of an M-aligned encoder" in text
     data = json.loads((out / "sensitivity.json").read_text())
@@ -199,8 +199,10 @@ def test_cli_writes_json_and_png(tiny_store: Path, tmp_path: Path, capsys: pytes
     assert (out / "sensitivity.png").stat().st_size > 0
     out = tmp_path / "b"
     args = ["analyze", "sensitivity", "kle2_gaussian_mixture", "--n", "9", "--thetas", "3", "--step", "1e-2"]
-    assert main([*args, "--seed", "2", "--out", str(out)]) == 0
-    assert json.loads((out / "sensitivity.json").read_text())["info"]["n"] == 9
+    assert main([*args, "--seed", "2", "--out", str(out)]) == 0  # --thetas: the old spelling of --n-samples
+    assert "--thetas is deprecated; use --n-samples" in capsys.readouterr().err
+    data = json.loads((out / "sensitivity.json").read_text())
+    assert data["info"]["n"] == 9 and data["n_thetas"] == 3
     assert main(["analyze", "sensitivity", str(tiny_store), "--n", "9", "--out", str(out)]) == 1
     assert main(["analyze", "sensitivity", "kle2_standard_nomal", "--out", str(out)]) == 1
     assert "kle2_standard_normal" in capsys.readouterr().err

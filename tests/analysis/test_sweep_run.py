@@ -162,3 +162,81 @@ def test_trials_do_not_outlive_a_killed_sweep(tmp_path):
     else:
         os.kill(pid, signal.SIGKILL)
         raise AssertionError("the trial process outlived the killed sweep")
+
+
+def test_cli_sweep_execution_options_on_a_local_cluster(tmp_path, capsys):
+    from vaetk.cli.__main__ import main
+
+    exp = tmp_path / "exp.toml"
+    exp.write_text("noise = 0.1\n")
+    common = ["sweep", str(exp), "--seeds", "2", "--trial", TRIAL, "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "dask"), "--workers", "2", "--threads", "2", "--scheduler",
+                 "local"]) == 0
+    assert main([*common, "--out", str(tmp_path / "pool"), "--workers", "2", "--threads", "1"]) == 0
+    assert "deprecated" not in capsys.readouterr().err
+    dask, pool = load_outcomes(tmp_path / "dask"), load_outcomes(tmp_path / "pool")
+    assert [o.status for o in dask] == ["ok", "ok"] and [o.result for o in dask] == [o.result for o in pool]
+
+
+@pytest.fixture
+def run_sweep_calls(monkeypatch, tmp_path):
+    """The keyword arguments `vaetk sweep` passes to run_sweep (which records nothing and runs nothing)."""
+    import vaetk.sweeps
+
+    calls = []
+
+    def fake(experiment, out, **kwargs):
+        calls.append(kwargs)
+        return vaetk.sweeps.SweepResult(out, [])
+
+    monkeypatch.setattr(vaetk.sweeps, "run_sweep", fake)
+    (tmp_path / "exp.toml").write_text("noise = 0.1\n")
+    return calls
+
+
+@pytest.mark.parametrize(("options", "expected", "warnings"), [
+    ([], {"executor": "local", "scheduler": None, "workers": 1, "threads_per_trial": 1}, []),
+    (["--workers", "3", "--threads", "2", "--scheduler", "local"],
+     {"executor": "local", "scheduler": "local", "workers": 3, "threads_per_trial": 2}, []),
+    (["--scheduler", "tcp://10.0.0.5:8786"], {"scheduler": "tcp://10.0.0.5:8786"}, []),
+    (["--threads-per-trial", "4"], {"threads_per_trial": 4}, ["--threads-per-trial is deprecated; use --threads"]),
+    (["--executor", "dask", "--workers", "2"], {"executor": "dask", "scheduler": None, "workers": 2},
+     ["--executor is deprecated; use --scheduler local"]),
+    (["--scheduler", "dask"], {"scheduler": "local"}, ["--scheduler dask is deprecated; use --scheduler local"]),
+])
+def test_cli_sweep_options_new_and_deprecated(run_sweep_calls, tmp_path, capsys, options, expected, warnings):
+    from vaetk.cli.__main__ import main
+
+    assert main(["sweep", str(tmp_path / "exp.toml"), "--seeds", "1", "--out", str(tmp_path / "s"), *options]) == 0
+    (kwargs,) = run_sweep_calls
+    assert {key: kwargs[key] for key in expected} == expected
+    err = capsys.readouterr().err
+    assert [w for w in warnings if w in err] == warnings and err.count("deprecated") == len(warnings)
+
+
+def test_run_sweep_rejects_an_unknown_scheduler_before_writing_anything(tmp_path):
+    for scheduler in ("dask", "127.0.0.1", 8786):
+        with pytest.raises(ConfigError, match="Unknown scheduler"):
+            run_sweep({}, tmp_path / "bad", seeds=1, trial=TRIAL, scheduler=scheduler, progress=False)
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(("options", "expected", "warnings"), [
+    (["--workers", "3", "--threads", "2", "--scheduler", "local"],
+     {"workers": 3, "threads_per_trial": 2, "scheduler": "local"}, []),
+    (["--threads-per-trial", "2"], {"workers": 1, "threads_per_trial": 2, "scheduler": None},
+     ["--threads-per-trial is deprecated; use --threads"]),
+])
+def test_cli_reproduce_options_new_and_deprecated(monkeypatch, tmp_path, capsys, options, expected, warnings):
+    import vaetk.sweeps._reproduce as reproduce_module
+    from vaetk.cli.__main__ import main
+
+    calls = []
+    report = tmp_path / "REPORT.md"
+    report.write_text("report\n")
+    monkeypatch.setattr(reproduce_module, "reproduce", lambda section, **kwargs: calls.append(kwargs) or report)
+    assert main(["reproduce", "5.1", "--out", str(tmp_path), *options]) == 0
+    (kwargs,) = calls
+    assert {key: kwargs[key] for key in expected} == expected
+    err = capsys.readouterr().err
+    assert [w for w in warnings if w in err] == warnings and err.count("deprecated") == len(warnings)

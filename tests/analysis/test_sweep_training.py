@@ -11,7 +11,7 @@ from vaetk.sweeps import run_sweep, summarize_sweep
 
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory):
-    from vaetk.darcy import generate
+    from vaetk.data import generate
 
     path = tmp_path_factory.mktemp("data") / "tiny.zarr"
     config = {"n": 17, "n_modes": 2, "scheme": "paper", "distribution": {"name": "standard_normal"},

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vaetk.darcy import open_store
+from vaetk.data import open_store
 
 
 def _small_config(n: int = 17, train: int = 10, test: int = 6, **overrides: Any) -> dict[str, Any]:

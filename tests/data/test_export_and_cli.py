@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vaetk.cli.__main__ import main
-from vaetk.darcy import DarcyDataset, describe_store, export_hdf5, generate
+from vaetk.data import DarcyDataset, describe_store, export_hdf5, generate
 from vaetk.errors import DataError
 
 
@@ -104,7 +104,7 @@ def test_cli_generate_info_export(tmp_path: Path, small_config, capsys: pytest.C
 
     assert main(args) == 1
     assert "already holds a dataset store" in capsys.readouterr().err
-    assert main([*args[:-1], "--n", "3", "--overwrite", "--no-progress"]) == 0
+    assert main([*args[:-1], "--n-samples", "3", "--overwrite", "--no-progress"]) == 0
     assert "train: 3 samples" in capsys.readouterr().out
 
     assert main(["export", "hdf5", str(out), str(tmp_path / "t.h5"), "--split", "test"]) == 0
@@ -133,7 +133,7 @@ def test_cli_generate_preset_on_a_dask_scheduler(
                 "kle2_shifted_gaussian",
                 "--out",
                 str(tmp_path / "d.zarr"),
-                "--n",
+                "--n-samples",
                 "2",
                 "--seed",
                 "1",
@@ -146,3 +146,43 @@ def test_cli_generate_preset_on_a_dask_scheduler(
     theta = store_arrays(tmp_path / "d.zarr")["train/theta"]
     assert theta.shape == (2, 2)
     assert "theta ~ gaussian(preset=paper_shifted)" in capsys.readouterr().out
+
+
+def _cli_generate(config: Path, out: Path, *options: str) -> int:
+    return main(["generate", "darcy", str(config), "--out", str(out), "--seed", "3", "--shard-size", "2",
+                 "--no-progress", *options])
+
+
+def test_cli_generate_execution_options(
+    tmp_path: Path, small_config, tree_bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vaetk.config import dump_toml
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(dump_toml(small_config(train=4, test=2)))
+    reference = tmp_path / "ref.zarr"
+    generate(small_config(train=4, test=2), reference, n_samples=3, seed=3, shard_size=2, n_workers=1)
+    capsys.readouterr()
+    # the new spellings: a local pool of two processes, one thread per solve; a Dask LocalCluster
+    assert _cli_generate(config, tmp_path / "pool.zarr", "--n-samples", "3", "--workers", "2", "--threads", "1") == 0
+    assert _cli_generate(config, tmp_path / "dask.zarr", "--n-samples", "3", "--workers", "1", "--scheduler",
+                         "local") == 0
+    assert "deprecated" not in capsys.readouterr().err
+    # the old spelling of --n-samples
+    assert _cli_generate(config, tmp_path / "old.zarr", "--n", "3", "--workers", "1") == 0
+    err = capsys.readouterr().err
+    assert "vaetk generate darcy: warning: --n is deprecated; use --n-samples" in err
+    for name in ("pool", "dask", "old"):
+        assert tree_bytes(tmp_path / f"{name}.zarr") == tree_bytes(reference), name
+
+
+def test_cli_generate_old_scheduler_value_dask_means_local(capsys: pytest.CaptureFixture[str]) -> None:
+    from vaetk.cli.__main__ import build_parser
+
+    base = ["generate", "darcy", "kle2_standard_normal", "--out", "x.zarr"]
+    args = build_parser().parse_args([*base, "--scheduler", "dask"])
+    assert args.scheduler == "local"
+    assert "--scheduler dask is deprecated; use --scheduler local" in capsys.readouterr().err
+    args = build_parser().parse_args([*base, "--scheduler", "tcp://10.0.0.5:8786", "--threads", "2"])
+    assert (args.scheduler, args.threads, args.workers) == ("tcp://10.0.0.5:8786", 2, None)
+    assert capsys.readouterr().err == ""

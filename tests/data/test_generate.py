@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaetk.darcy import GenerationConfig, generate, kle_basis, open_store, solve
-from vaetk.darcy._generate import ShardTask, load_config, preset_names, run_shard, sample_theta
+from vaetk.darcy import kle_basis, solve
+from vaetk.data import GenerationConfig, generate, open_store
+from vaetk.data._generate import ShardTask, load_config, preset_names, run_shard, sample_theta
 from vaetk.distributions import create
 
 ROOT = Path(__file__).parents[2]
@@ -98,8 +99,12 @@ def test_identical_on_a_dask_local_cluster(
         generate(
             small_config(), tmp_path / "addr.zarr", seed=7, shard_size=4, executor=cluster.scheduler_address
         )
+        generate(  # the same, said the new way
+            small_config(), tmp_path / "sched.zarr", seed=7, shard_size=4, scheduler=cluster.scheduler_address
+        )
     assert tree_bytes(reference_store) == tree_bytes(tmp_path / "dask.zarr")
     assert tree_bytes(reference_store) == tree_bytes(tmp_path / "addr.zarr")
+    assert tree_bytes(reference_store) == tree_bytes(tmp_path / "sched.zarr")
 
 
 def test_any_shard_can_be_regenerated_alone(reference_store: Path, tmp_path: Path, tree_bytes) -> None:

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from vaetk.darcy import DarcyDataset, export_hdf5, generate, open_store
-from vaetk.darcy import _generate as gen
-from vaetk.darcy._generate import load_config
+from vaetk.data import DarcyDataset, export_hdf5, generate, open_store
+from vaetk.data import _generate as gen
+from vaetk.data._generate import load_config
 from vaetk.errors import ConfigError, DataError, PluginNotFoundError
 
 KILL_SCRIPT = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from vaetk.darcy import _generate as gen
+    from vaetk.data import _generate as gen
 
     original = gen.write_shard_arrays
     def write_then_hang(root, split, start, arrays):
@@ -115,8 +115,8 @@ def test_resume_regenerates_a_damaged_shard(tmp_path: Path, small_config, tree_b
 def test_checksums_catch_decodable_damage_in_current_and_format_1_stores(
     tmp_path: Path, small_config, tree_bytes
 ) -> None:
-    from vaetk.darcy import _store
-    from vaetk.darcy._store import array_sha256, describe_store, flag_path, read_shard
+    from vaetk.data import _store
+    from vaetk.data._store import array_sha256, describe_store, flag_path, read_shard
 
     config = small_config(train=8, test=0)
     out = tmp_path / "s.zarr"
@@ -276,6 +276,8 @@ def test_unknown_distribution_and_preset_names_get_suggestions(tmp_path: Path, s
         ({"n_workers": 0}, r"'n_workers' parameter .* must be an int >= 1"),
         ({"resume": True, "overwrite": True}, "resume and overwrite exclude each other"),
         ({"executor": "spark"}, r"Unknown executor 'spark'"),
+        ({"scheduler": "spark"}, r"Unknown scheduler 'spark'"),
+        ({"executor": "dask", "scheduler": "local"}, r"both say where tasks run"),
     ],
 )
 def test_bad_arguments(tmp_path: Path, small_config, kwargs: dict, message: str) -> None:

@@ -51,7 +51,7 @@ n_reconstructions = 2
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from vaetk.darcy import generate
+    from vaetk.data import generate
 
     path = tmp_path_factory.mktemp("data") / "tiny.zarr"
     generate({"n": 9, "split": {"train": 40, "test": 16}}, path, seed=3, n_workers=1)
@@ -105,7 +105,7 @@ ALL_METRICS = ('metrics = [{name = "sd"}, {name = "skl"}, {name = "skl", k = 3},
 @pytest.fixture(scope="module")
 def store48(tmp_path_factory):
     """48 test samples: enough for S_KL's cross-fitted k-NN estimate (24 for k = 5)."""
-    from vaetk.darcy import generate
+    from vaetk.data import generate
 
     path = tmp_path_factory.mktemp("data48") / "tiny48.zarr"
     generate({"n": 9, "split": {"train": 40, "test": 48}}, path, seed=3, n_workers=1)

@@ -10,7 +10,7 @@ import pytest
 
 from vaetk.cli.__main__ import main
 from vaetk.cli.solve import solve_summary
-from vaetk.darcy import _generate
+from vaetk.data import _generate
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def kle_cache(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_solve_prints_a_summary_with_timings(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["solve", "--n-grid", "17", "--n-samples", "3", "--threads", "1"]) == 0
+    assert main(["solve", "--n", "17", "--n-samples", "3", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "3 KLE2 samples on a 17 x 17 grid, conservative scheme, solver 'native', 1 thread(s)" in out
     for label in ("per sample", "residual max", "mass balance max", "iterations"):
@@ -34,7 +34,7 @@ def test_solve_prints_a_summary_with_timings(capsys: pytest.CaptureFixture[str])
 def test_solve_json_is_deterministic_and_consistent(capsys: pytest.CaptureFixture[str]) -> None:
     runs = []
     for _ in range(2):
-        assert main(["solve", "--n-grid", "17", "--n-samples", "4", "--scheme", "paper", "--solver", "direct",
+        assert main(["solve", "--n", "17", "--n-samples", "4", "--scheme", "paper", "--solver", "direct",
                      "--json"]) == 0
         runs.append(json.loads(capsys.readouterr().out))
     a, b = runs
@@ -64,9 +64,16 @@ def test_summary_trust_measures_hold_for_the_native_solver() -> None:
 @pytest.mark.parametrize(("argv", "message"), [
     (["solve", "--solver", "natve"], "Did you mean 'native'?"),
     (["solve", "--scheme", "paper", "--solver", "amg"], "does not support the 'paper' scheme"),
-    (["solve", "--n-grid", "2"], "'n_grid' parameter of solve_summary() must be an int >= 3"),
+    (["solve", "--n", "2"], "'n_grid' parameter of solve_summary() must be an int >= 3"),
 ])
 def test_bad_options_exit_1_with_a_message(argv: list[str], message: str,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 1
     assert message in capsys.readouterr().err
+
+
+def test_the_old_grid_option_still_works_with_a_deprecation_message(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["solve", "--n-grid", "17", "--n-samples", "2", "--solver", "direct", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n_grid"] == 17
+    assert "vaetk solve: warning: --n-grid is deprecated; use --n" in captured.err

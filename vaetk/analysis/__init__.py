@@ -7,7 +7,6 @@ function returning a matplotlib figure; ``vaetk analyze`` writes both to disk.
 
 from __future__ import annotations
 
-from vaetk.analysis._evaluate import BATCHNORM_MODES, dataset_losses, encoder_means, prepared_for_eval
 from vaetk.analysis._params import interpolate, random_direction, shift, xavier_uniform_init
 from vaetk.analysis.landscape import (
     LineResult,
@@ -39,6 +38,7 @@ from vaetk.analysis.sensitivity import (
     plot_sensitivity,
     sensitivity_matrix,
 )
+from vaetk.models._evaluate import BATCHNORM_MODES, dataset_losses, encoder_means, prepared_for_eval
 
 __all__ = [
     "BATCHNORM_MODES",

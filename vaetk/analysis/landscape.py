@@ -6,7 +6,7 @@
 - :func:`random_direction_lines`: lines leaving a trained model along random filter-normalised directions.
 
 Every point is evaluated over the whole dataset with several latent samples, identical noise at every point,
-and BatchNorm handled as :mod:`vaetk.analysis._evaluate` documents.
+and BatchNorm handled as :mod:`vaetk.models._evaluate` documents.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import numpy as np
 from torch import Tensor, nn
 
 from vaetk._validation import is_int
-from vaetk.analysis._evaluate import Scores, dataset_losses, encoder_means, latent_scores
 from vaetk.analysis._params import interpolate, random_direction, shift, xavier_uniform_init
 from vaetk.errors import ConfigError
+from vaetk.models._evaluate import Scores, dataset_losses, encoder_means, latent_scores
 
 __all__ = ["LineResult", "init_to_trained_lines", "loss_along_line", "plot_lines", "random_direction_lines"]
 

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from vaetk.analysis._evaluate import _batches, _generator, prepared_for_eval
 from vaetk.errors import ConfigError, DataError
+from vaetk.models._evaluate import _batches, _generator, prepared_for_eval
 from vaetk.models.vae import check_dataset
 
 __all__ = ["PosteriorView", "aggregated_posterior", "plot_latent_factor_grid", "plot_posterior_comparison",

@@ -26,8 +26,8 @@ import torch
 from torch import Tensor, nn
 
 from vaetk._validation import is_int
-from vaetk.analysis._evaluate import Scores, _batches, _generator, latent_scores, prepared_for_eval
 from vaetk.errors import ConfigError
+from vaetk.models._evaluate import Scores, _batches, _generator, latent_scores, prepared_for_eval
 from vaetk.models.vae import check_dataset
 
 __all__ = ["RotationResult", "plot_rotation", "rotated_regularization", "rotation_matrix", "rotation_scan"]

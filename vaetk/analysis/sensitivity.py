@@ -251,9 +251,9 @@ def sensitivity_matrix(fields_of: FieldsOf, thetas: Any, variance: Any, *, step:
 # -- Darcy datasets ----------------------------------------------------------------------------------------------
 def _resolve_darcy(source: Any, n: int | None) -> tuple[Any, Any, Any, str]:
     """(GenerationConfig, KLEBasis, StoreInfo or None, label) of a store, store path, config or preset name."""
-    from vaetk.darcy._generate import load_config
+    from vaetk.data._generate import load_config
     from vaetk.darcy._kle import KLEBasis, kle_basis
-    from vaetk.darcy._store import StoreInfo, is_store, open_store
+    from vaetk.data._store import StoreInfo, is_store, open_store
 
     check_param(n is None or (isinstance(n, int) and not isinstance(n, bool) and n >= 3), "n",
                 "an int >= 3 (nodes per side) or None", n, "darcy_sensitivity()")

@@ -9,6 +9,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from vaetk.cli._options import DeprecatedAlias
+
 HELP = ("training analyses: loss landscape, rate-distortion plane, latent rotation, aggregated posteriors; "
         "sensitivity geometry of a dataset")
 
@@ -48,8 +50,12 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
     _common(p)
     p = sub.add_parser("sensitivity", help="M = E[J^T S^-1 J] of a Darcy dataset's generator (no training)")
     p.add_argument("source", metavar="STORE_OR_PRESET", help="a dataset store, a dataset TOML or a preset name")
-    p.add_argument("--n", type=int, default=None, help="grid size override (presets and TOML files only)")
-    p.add_argument("--thetas", type=int, default=300, help="thetas drawn from p(theta) (default 300)")
+    p.add_argument("--n", type=int, default=None, metavar="N",
+                   help="grid nodes per side, overriding the config's (presets and TOML files only)")
+    p.add_argument("--n-samples", type=int, default=300, metavar="N",
+                   help="thetas drawn from p(theta) (default 300)")
+    p.add_argument("--thetas", dest="n_samples", type=int, metavar="N", action=DeprecatedAlias,
+                   replacement="--n-samples")
     p.add_argument("--step", type=float, default=1e-3, help="central-difference step (default 1e-3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the theta draws and the bootstrap (default 0)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="B",
@@ -176,7 +182,7 @@ def _posterior(args: argparse.Namespace, out: Path) -> list[Path]:
 def _sensitivity(args: argparse.Namespace, out: Path) -> list[Path]:
     from vaetk.analysis import bootstrap_angles, darcy_sensitivity, plot_sensitivity
 
-    res = darcy_sensitivity(args.source, n_thetas=args.thetas, seed=args.seed, step=args.step, n=args.n)
+    res = darcy_sensitivity(args.source, n_thetas=args.n_samples, seed=args.seed, step=args.step, n=args.n)
     interval = bootstrap_angles(res, n_boot=args.bootstrap, seed=args.seed)
     (out / "sensitivity.json").write_text(json.dumps({**res.to_json(), "angle_interval_95": interval.tolist(),
                                                       "bootstrap": args.bootstrap}, indent=1))

@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from vaetk.cli.evaluate import summary_lines
-    from vaetk.darcy import generate
-    from vaetk.darcy._generate import load_config
+    from vaetk.data import generate
+    from vaetk.data._generate import load_config
     from vaetk.errors import DataError
     from vaetk.training import load_experiment
     from vaetk.training._evaluate import evaluate_run

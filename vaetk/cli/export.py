@@ -18,7 +18,7 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vaetk.darcy import export_hdf5
+    from vaetk.data import export_hdf5
 
     out = export_hdf5(args.store, args.out, split=args.split, overwrite=args.overwrite)
     print(f"wrote {out} (split {args.split!r})")

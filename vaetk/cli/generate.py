@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from vaetk.cli._options import DeprecatedAlias, add_execution_options
+
 HELP = "generate a dataset store (Darcy flow with KLE permeability) from a TOML config or a preset"
 
 
@@ -18,7 +20,9 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("config", metavar="CONFIG", help="TOML file or preset name")
     p.add_argument("--out", required=True, metavar="DIR.zarr", help="the store directory to write")
-    p.add_argument("--n", type=int, metavar="N", help="samples per split (overrides the config's [split])")
+    p.add_argument("--n-samples", type=int, metavar="N", help="samples per split (overrides the config's [split])")
+    p.add_argument("--n", dest="n_samples", type=int, metavar="N", action=DeprecatedAlias, replacement="--n-samples",
+                   note=" (in every other command --n is grid nodes per side; here it meant samples per split)")
     p.add_argument(
         "--seed",
         type=int,
@@ -26,30 +30,32 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
         help="root seed (default: random and recorded; stored one with --resume)",
     )
     p.add_argument("--shard-size", type=int, metavar="K", help="samples per shard (default 256)")
-    p.add_argument("--workers", type=int, metavar="W", help="worker processes (default: all CPUs)")
-    p.add_argument("--threads", type=int, metavar="T", help="threads per solve (results do not depend on it)")
+    add_execution_options(
+        p,
+        workers_default=None,
+        workers_help="shard tasks at once: processes of the local pool or of a LocalCluster (default: all CPUs)",
+        threads_default=None,
+        threads_help="threads per shard task's solve (default: OMP_NUM_THREADS or all CPUs; results do not "
+        "depend on it)",
+        tasks="shard tasks",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="finish an interrupted store")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
-    p.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="run on a Dask cluster: a scheduler address (tcp://host:8786) or 'dask' for a local one",
-    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
 
 
 def run(args: argparse.Namespace) -> int:
-    from vaetk.darcy import describe_store, generate
+    from vaetk.data import describe_store, generate
 
     info = generate(
         args.config,
         args.out,
-        n_samples=args.n,
+        n_samples=args.n_samples,
         seed=args.seed,
         shard_size=args.shard_size,
-        executor=args.scheduler,
+        scheduler=args.scheduler,
         resume=args.resume,
         overwrite=args.overwrite,
         n_workers=args.workers,

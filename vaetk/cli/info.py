@@ -43,7 +43,7 @@ def environment_lines() -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     if args.store:
-        from vaetk.darcy import describe_store
+        from vaetk.data import describe_store
 
         print(describe_store(args.store))
         return 0

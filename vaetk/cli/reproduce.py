@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vaetk.cli._options import add_execution_options, add_threads_per_trial_alias
+
 HELP = "run the paper's sweeps for one section (5.1, 5.2, 5.3, 6) at CPU or paper scale, and report"
 
 
@@ -18,9 +20,10 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
                         help="run only this study of the section (repeatable; default: all)")
     parser.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="output root (data + sweeps)")
     parser.add_argument("--seeds", type=int, default=None, help="trials per setting (default: the scale's)")
-    parser.add_argument("--workers", type=int, default=1, help="trials at once")
-    parser.add_argument("--threads-per-trial", type=int, default=1, help="threads each trial may use")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run the trials on a Dask cluster")
+    add_execution_options(parser, workers_default=1,
+                          workers_help="trials at once, and dataset generation's worker processes (default 1)",
+                          threads_default=1, threads_help="threads each trial may use (default 1)", tasks="trials")
+    add_threads_per_trial_alias(parser)
     parser.add_argument("--threshold", type=float, default=None, help="S_D threshold for 'disentangled'")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = reproduce(args.section, scale=args.scale, out=args.out, seeds=args.seeds, studies=args.studies,
                        workers=args.workers,
-                       threads_per_trial=args.threads_per_trial, scheduler=args.scheduler,
+                       threads_per_trial=args.threads, scheduler=args.scheduler,
                        threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
                        progress=not args.no_progress)
     print(report.read_text(), end="")

@@ -10,6 +10,8 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
+from vaetk.cli._options import DeprecatedAlias
+
 HELP = "solve a batch of KLE2 Darcy problems (theta ~ N(0, I)) and print a summary with timings"
 
 
@@ -98,7 +100,7 @@ def solve_summary(
         Batch size (>= 1).
     seed : int
         Root seed: theta is that of the first ``n_samples`` training samples of a standard-normal dataset
-        generated with this seed (:func:`vaetk.darcy._generate.sample_theta`), so sample i does not depend on
+        generated with this seed (:func:`vaetk.data._generate.sample_theta`), so sample i does not depend on
         the batch size.
     n_modes : int
         KLE modes (2: KLE2).
@@ -113,7 +115,7 @@ def solve_summary(
     from vaetk._validation import is_int
     from vaetk.config import check_param
     from vaetk.darcy import kle_basis, solve
-    from vaetk.darcy._generate import sample_theta
+    from vaetk.data._generate import sample_theta
     from vaetk.distributions import create
 
     owner = "solve_summary()"
@@ -146,8 +148,10 @@ def solve_summary(
 
 
 def add_solve_arguments(parser: argparse.ArgumentParser, *, n_samples: int = 64) -> None:
-    """The options of ``vaetk solve`` (shared with ``vaetk demo``)."""
-    parser.add_argument("--n-grid", type=int, default=65, metavar="N", help="nodes per side (default 65)")
+    """The options of ``vaetk solve``."""
+    parser.add_argument("--n", dest="n_grid", type=int, default=65, metavar="N",
+                        help="grid nodes per side (default 65)")
+    parser.add_argument("--n-grid", dest="n_grid", type=int, metavar="N", action=DeprecatedAlias, replacement="--n")
     parser.add_argument("--n-samples", type=int, default=n_samples, metavar="N",
                         help=f"samples in the batch (default {n_samples})")
     parser.add_argument("--seed", type=int, default=0, help="root seed of theta (default 0)")

@@ -1,10 +1,12 @@
-"""``vaetk sweep EXPERIMENT.toml --seeds N [--set key=value ...] [--scheduler ADDR] [--workers N]``."""
+"""``vaetk sweep EXPERIMENT --seeds N [--set KEY=VALUE ...] [--workers N] [--threads N] [--scheduler ADDR|local]``."""
 
 from __future__ import annotations
 
 import argparse
 import tomllib
 from pathlib import Path
+
+from vaetk.cli._options import DeprecatedAlias, add_execution_options, add_threads_per_trial_alias
 
 HELP = "run an experiment over seeds and a grid of settings, locally or on a Dask cluster (resumable)"
 
@@ -18,12 +20,11 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
                         help="override a dotted key; a list value ([1, 8, 32]) is swept as a grid axis")
     parser.add_argument("--out", type=Path, default=None,
                         help="sweep directory (default: runs/sweeps/<experiment name>)")
-    parser.add_argument("--workers", type=int, default=1, help="trials at once (local pool or LocalCluster)")
-    parser.add_argument("--threads-per-trial", type=int, default=1, help="threads each trial may use")
-    parser.add_argument("--executor", choices=("local", "dask"), default="local",
-                        help="local process pool (default) or a Dask LocalCluster on loopback")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="address of a running Dask scheduler (tcp://host:8786); implies --executor dask")
+    add_execution_options(parser, workers_default=1, workers_help="trials at once (default 1)", threads_default=1,
+                          threads_help="threads each trial may use (default 1)", tasks="trials")
+    add_threads_per_trial_alias(parser)
+    parser.add_argument("--executor", choices=("local", "dask"), default="local", action=DeprecatedAlias,
+                        replacement="--scheduler local", note=" for a Dask LocalCluster (no option: a local pool)")
     parser.add_argument("--trial", default=None, metavar="MODULE:FUNCTION",
                         help="trial function (default: train with vaetk's trainer, then evaluate metrics)")
     parser.add_argument("--seed-key", dest="seed_keys", action="append", default=None, metavar="KEY",
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         experiment, out, seeds=range(args.first_seed, args.first_seed + args.seeds),
         overrides=parse_set_options(args.overrides), trial=args.trial or DEFAULT_TRIAL,
         executor=args.executor, scheduler=args.scheduler, workers=args.workers,
-        threads_per_trial=args.threads_per_trial, seed_key=args.seed_keys or "training.seed",
+        threads_per_trial=args.threads, seed_key=args.seed_keys or "training.seed",
         progress=not args.no_progress,
     )
     skipped = sum(o.skipped for o in result.outcomes)

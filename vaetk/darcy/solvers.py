@@ -8,15 +8,20 @@ problem, the bordered system of its scheme (see :mod:`vaetk.darcy._reference`)::
 
 and reports, per sample, the relative residual ``||b - M x|| / ||b||`` of that system and its iteration count.
 
-Writing a solver::
+Writing a solver (the full walk-through is in ``plugins/README.md``)::
 
     from dataclasses import dataclass
-    from vaetk.plugin import Solver, SolverResult
+    from vaetk.plugin import Solver, SolverResult, check_param
 
     class MySolver(Solver):
-        @dataclass(frozen=True)
+        name = "my_solver"
+
+        @dataclass(frozen=True, kw_only=True)
         class Config:
             tol: float = 1e-10
+
+            def __post_init__(self) -> None:
+                check_param(0 < self.tol < 1, "tol", "a number in (0, 1)", self.tol, "solver 'my_solver'")
 
         def supports(self, scheme: str) -> bool:
             return scheme == "conservative"
@@ -24,22 +29,21 @@ Writing a solver::
         def solve_batch(self, permeability, source, scheme, *, tol=None, n_threads=None) -> SolverResult:
             ...
 
-then register it under ``[project.entry-points."vaetk.solvers"]`` and test it with :mod:`vaetk.testing`.
+built as ``MySolver(config)`` (a ``Config``, a table of its fields or None), then registered under
+``[project.entry-points."vaetk.solvers"]`` and tested with :mod:`vaetk.testing`.
 """
 
 from __future__ import annotations
 
 import abc
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from vaetk.config import check_param, parse_config
+from vaetk.config import check_param
 from vaetk.darcy._sources import trapezoid_weights
-from vaetk.errors import ConfigError, SolverError
+from vaetk.errors import SolverError
 from vaetk.plugin import Plugin
 
 __all__ = ["Solver", "SolverResult", "bordered_rhs", "raise_if_unconverged"]
@@ -71,7 +75,7 @@ class Solver(Plugin):
     ----------
     config : Config or mapping, optional
         The solver's parameters: an instance of the plugin's ``Config`` dataclass, or a table parsed strictly
-        into one (unknown keys are errors with suggestions). Defaults to ``Config()``.
+        into one (unknown keys are errors with suggestions). Defaults to ``Config()``. Solvers take no context.
 
     Attributes
     ----------
@@ -83,23 +87,6 @@ class Solver(Plugin):
     plugin_group: ClassVar[str] = "solvers"
     required_methods: ClassVar[tuple[str, ...]] = ("supports", "solve_batch")
     iterative: ClassVar[bool] = False
-
-    @dataclass(frozen=True)
-    class Config:
-        pass
-
-    def __init__(self, config: Any = None) -> None:
-        owner = f"solver {type(self).__name__}"
-        if config is None:
-            config = self.Config()
-        elif isinstance(config, Mapping):
-            config = parse_config(self.Config, config, path=owner)
-        elif not isinstance(config, self.Config):
-            raise ConfigError(
-                f"{owner}: config must be a {self.Config.__qualname__} instance or a table of its fields "
-                f"({', '.join(f.name for f in dataclasses.fields(self.Config))}); got {config!r}."
-            )
-        self.config = config
 
     @abc.abstractmethod
     def supports(self, scheme: str) -> bool:
@@ -143,7 +130,7 @@ class Solver(Plugin):
         """``tol`` if given, else the config's; checked to be in (0, 1)."""
         value = getattr(self.config, "tol", 0.0) if tol is None else tol
         check_param(isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1, "tol",
-                    "a number in (0, 1)", value, f"solver {type(self).__name__}")
+                    "a number in (0, 1)", value, self.owner())
         return float(value)
 
 

@@ -44,7 +44,7 @@ def _load_hdf5(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load_store(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    from vaetk.darcy._store import open_store, read_shard
+    from vaetk.data._store import open_store, read_shard
 
     info = open_store(path, require_complete=True)
     group = info.split_group(split)

@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from vaetk.darcy._store import open_store, read_shard
+from vaetk.data._store import open_store, read_shard
 from vaetk.errors import DataError
 
 __all__ = ["export_hdf5"]

@@ -2,10 +2,12 @@
 
 Determinism: sample ``i`` of split ``split`` draws its theta from
 ``default_rng(SeedSequence(seed, spawn_key=(SPLIT_IDS[split], i)))``, and each sample is solved alone, so the
-store's arrays are bit-identical whatever the shard size, worker count, thread count or executor, and any
-shard can
-be regenerated alone. The KLE basis is computed once by the coordinating process and shipped to the tasks (and
-stored), so every worker, local or remote, builds permeabilities from the same bytes.
+store's arrays are bit-identical whatever the shard size, worker count, thread count or scheduler, and any
+shard can be regenerated alone. The KLE basis is computed once by the coordinating process and shipped to the
+tasks (and stored), so every worker, local or remote, builds permeabilities from the same bytes.
+
+This is the data side of the solve -> shard-writer boundary: a shard task calls :func:`vaetk.darcy.solve` and
+everything after it (writing, checksums, flags) is :mod:`vaetk.data`'s.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ import numpy as np
 
 from vaetk._validation import did_you_mean, is_int
 from vaetk.config import check_param, config_to_dict, load_toml, parse_config
-from vaetk.darcy import _store
 from vaetk.darcy._solve import DEFAULT_QUADRATURE
+from vaetk.data import _store
 from vaetk.errors import ConfigError, DataError
 
 __all__ = ["SPLIT_IDS", "GenerationConfig", "generate", "load_config", "preset_names", "sample_theta"]
@@ -457,6 +459,44 @@ def _check_resume(
     return int(attrs["seed"]), int(attrs["shard_size"])
 
 
+def _scheduler(executor: Any, scheduler: Any) -> Any:
+    """The scheduler (:mod:`vaetk._executors`) that ``generate(executor=..., scheduler=...)`` asks for.
+
+    Raises
+    ------
+    ConfigError
+        Both given, or an executor or scheduler that is not accepted.
+    """
+    from vaetk._executors import LOCAL_CLUSTER, check_scheduler
+
+    if executor is not None and scheduler is not None:
+        raise ConfigError(
+            f"generate(): executor={executor!r} and scheduler={scheduler!r} both say where tasks run; give "
+            f"scheduler only."
+        )
+    if executor is None or executor == "local":
+        check_scheduler(scheduler)
+        return scheduler
+    if executor == "dask":  # the current default client, else a LocalCluster for this run
+        try:
+            import distributed
+        except ImportError:
+            raise ConfigError("executor='dask' needs dask.distributed: pip install 'vaetk[dask]'.") from None
+        try:
+            return distributed.get_client()
+        except ValueError:
+            return LOCAL_CLUSTER
+    try:  # an address, a Client or an Executor means the same as a scheduler
+        check_scheduler(executor)
+    except ConfigError:
+        raise ConfigError(
+            f"Unknown executor {executor!r}. Use None or 'local' (process pool), 'dask' (a Dask cluster), a "
+            f"scheduler address such as 'tcp://127.0.0.1:8786', a distributed.Client or a "
+            f"concurrent.futures.Executor; or say where tasks run with scheduler= instead."
+        ) from None
+    return executor
+
+
 def generate(
     config: GenerationConfig | Mapping[str, Any] | str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -470,6 +510,7 @@ def generate(
     n_workers: int | None = None,
     n_threads: int | None = None,
     progress: bool = False,
+    scheduler: Any = None,
 ) -> _store.StoreInfo:
     """Generate a Darcy dataset into a Zarr v3 store (or finish an interrupted one).
 
@@ -488,8 +529,10 @@ def generate(
     shard_size : int, optional
         Samples per shard (= per chunk along N). Default 256 (DEFAULT_SHARD_SIZE), or the stored one when resuming.
     executor : None, "local", "dask", scheduler address, distributed.Client or concurrent.futures.Executor
-        Where shard tasks run (:func:`vaetk.darcy._executors.run_tasks`). A Dask cluster's workers must see
-        ``out`` at the same path (same machine or a shared file system).
+        The older way to say where shard tasks run, kept working: None or "local" is a local pool (as
+        ``scheduler=None``); "dask" is the current default Dask client, or else a LocalCluster (as
+        ``scheduler="local"``); an address, a Client or an Executor is used as ``scheduler``. Give ``executor``
+        or ``scheduler``, not both.
     resume : bool
         Finish an interrupted store: shards already flagged complete (and matching their checksums) are kept.
     overwrite : bool
@@ -501,6 +544,11 @@ def generate(
         Threads per solve call (see :func:`vaetk.darcy.solve`); results do not depend on it.
     progress : bool
         Show a tqdm progress bar (samples).
+    scheduler : None, "local", scheduler address, distributed.Client or concurrent.futures.Executor
+        Where shard tasks run (see :mod:`vaetk._executors`): None, a local pool of ``n_workers`` processes
+        (this process when ``n_workers`` is 1); "local", a Dask LocalCluster of ``n_workers`` workers started
+        for this run; an address ("tcp://host:8786"), the Dask scheduler there. A Dask cluster's workers must
+        see ``out`` at the same path (same machine or a shared file system).
 
     Returns
     -------
@@ -516,8 +564,8 @@ def generate(
         run,
         disk full or unwritable (completed shards are kept; fix the cause and resume).
     """
+    from vaetk._executors import describe_scheduler, run_tasks
     from vaetk._threads import available_cpus
-    from vaetk.darcy._executors import check_executor, describe_executor, run_tasks
 
     config = load_config(config)
     if n_samples is not None:
@@ -527,7 +575,7 @@ def generate(
     _check_int(n_workers, "n_workers", 1)
     if resume and overwrite:
         raise ConfigError("generate(): resume and overwrite exclude each other; pick one.")
-    check_executor(executor)
+    scheduler = _scheduler(executor, scheduler)
     n_workers = n_workers or available_cpus()
     root = Path(out)
     if root.exists() and not root.is_dir():
@@ -593,11 +641,11 @@ def generate(
             initial=total - todo,
             unit="sample",
             disable=not progress,
-            desc=f"generate ({describe_executor(executor)}, {n_workers} workers)",
+            desc=f"generate ({describe_scheduler(scheduler)}, {n_workers} workers)",
         ) as bar:
             done = 0  # samples written by this run (tqdm does not count when disabled)
             try:
-                for record in run_tasks(run_shard, tasks, executor=executor, n_workers=n_workers, keys=keys):
+                for _, record in run_tasks(run_shard, tasks, scheduler=scheduler, workers=n_workers, keys=keys):
                     done += record["stop"] - record["start"]
                     bar.update(record["stop"] - record["start"])
             except OSError as exc:

@@ -282,7 +282,7 @@ def open_store(path: str | os.PathLike[str], *, mode: str = "r", require_complet
     if not root_path.is_dir():
         raise DataError(
             f"{str(root_path)!r} is a file, not a dataset store (a DIR.zarr directory). For an "
-            f"exported HDF5 file use vaetk.darcy.DarcyDataset directly."
+            f"exported HDF5 file use vaetk.data.DarcyDataset directly."
         )
     meta_path = root_path / "zarr.json"
     try:

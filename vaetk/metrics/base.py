@@ -8,22 +8,31 @@ the headline score (``primary``).
 Which latents to score (encoder means, or samples from the encoder) is the caller's choice: pass that array.
 The paper computes S_D on sampled z; vaetk's evaluation pipeline uses encoder means by default.
 
-Writing a metric::
+Writing a metric (the full walk-through is in ``plugins/README.md``)::
 
-    @dataclass(frozen=True)
-    class Config:
-        k: int = 5
+    from dataclasses import dataclass
+    from vaetk.plugin import Metric, check_param
 
     class MyMetric(Metric):
-        Config = Config
+        name = "my_metric"
         primary = "my_score"
+
+        @dataclass(frozen=True, kw_only=True)
+        class Config:
+            k: int = 5
+
+            def __post_init__(self) -> None:
+                check_param(self.k >= 1, "k", "an int >= 1", self.k, "metric 'my_metric'")
 
         def compute(self, latents, factors, rng):
             return {"my_score": ...}
+
+built as ``MyMetric(config)`` (a ``Config``, a table of its fields or None; metrics take no context).
 """
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any, ClassVar, Literal
 
@@ -41,8 +50,8 @@ class Metric(Plugin):
 
     Parameters
     ----------
-    config : Config, optional
-        The metric's parameters (``Config()`` when omitted).
+    config : Config or mapping, optional
+        The metric's parameters: a ``Config``, a table parsed strictly into one, or None (``Config()``).
 
     Attributes
     ----------
@@ -72,18 +81,10 @@ class Metric(Plugin):
     interval_keys: ClassVar[tuple[str, ...] | None] = None
     bootstrap_method: ClassVar[Literal["resample", "subsample"]] = "resample"
 
-    def __init__(self, config: Any = None) -> None:
-        if config is None:
-            config = self.Config()
-        elif not isinstance(config, self.Config):
-            raise TypeError(f"{type(self).__name__} expects a {self.Config.__qualname__}, got {config!r}.")
-        self.config = config
-
+    @abc.abstractmethod
     def compute(self, latents: np.ndarray, factors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
         """Score validated arrays; plugins implement this (see the class docstring)."""
         raise NotImplementedError
-
-    compute.__isabstractmethod__ = True  # type: ignore[attr-defined]
 
     def __call__(self, latents: Any, factors: Any, rng: np.random.Generator | int | None = None
                  ) -> dict[str, float]:

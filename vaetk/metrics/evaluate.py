@@ -128,12 +128,7 @@ def evaluate_metric(
     MetricResult
     """
     name, cls, plugin_versions = _resolve(name_or_cls)
-    if config is None or isinstance(config, cls.Config):
-        cfg = config if config is not None else cls.Config()
-    else:
-        from vaetk.config import parse_config
-
-        cfg = parse_config(cls.Config, config, path=f"metrics.{name}")
+    cfg = cls.make_config(config, path=f"metrics.{name}")
     if not is_int(n_bootstrap, 0):
         raise ConfigError(f"n_bootstrap: expected a non-negative integer, got {n_bootstrap!r}.")
     if not 0.0 < confidence < 1.0:

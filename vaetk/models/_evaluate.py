@@ -1,8 +1,10 @@
 """Losses of a VAE over a whole dataset, with several latent samples and an explicit BatchNorm treatment.
 
-The analyses compare losses at many points of parameter space, so every evaluation here is deterministic: the
-reparameterisation noise comes from a generator seeded with ``seed`` (sample k of batch b always gets the same
-noise, so two models are compared on identical noise), the model is never modified, and gradients are off.
+Used by the analyses of :mod:`vaetk.analysis` and by the default sweep trial (:mod:`vaetk.sweeps.trials`), which
+therefore need not import each other. The analyses compare losses at many points of parameter space, so every
+evaluation here is deterministic: the reparameterisation noise comes from a generator seeded with ``seed``
+(sample k of batch b always gets the same noise, so two models are compared on identical noise), the model is
+never modified, and gradients are off.
 
 BatchNorm
     Results depend on ``batch_size`` (the noise is drawn batch by batch), so compare points evaluated with the

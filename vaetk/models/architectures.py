@@ -29,12 +29,12 @@ class Architecture(Plugin, torch.nn.Module):
 
     Parameters
     ----------
-    config : Config
-        The plugin's frozen configuration dataclass.
+    config : Config or mapping, optional
+        The plugin's parameters: a ``Config``, a table parsed strictly into one, or None (``Config()``).
     input_shape : tuple of int
         (C, H, W) of one data sample; any positive sizes.
     latent_dim : int
-        Dimension of the latent space.
+        Dimension of the latent space. ``input_shape`` and ``latent_dim`` are the group's construction context.
 
     Attributes
     ----------
@@ -54,28 +54,21 @@ class Architecture(Plugin, torch.nn.Module):
 
     plugin_group: ClassVar[str] = "architectures"
     required_methods: ClassVar[tuple[str, ...]] = ("encode", "decode")
-    name: ClassVar[str] = ""  # registry name used in messages (defaults to the class name)
 
-    def __init__(self, config: Any, *, input_shape: tuple[int, int, int], latent_dim: int) -> None:
-        torch.nn.Module.__init__(self)
+    def __init__(self, config: Any = None, *, input_shape: tuple[int, int, int], latent_dim: int) -> None:
+        super().__init__(config)
         owner = self.owner()
         ok = isinstance(input_shape, (tuple, list)) and len(input_shape) == 3 and all(
             is_int(s, 1) for s in input_shape)
         check_param(ok, "input_shape", "a (channels, height, width) triple of positive ints", input_shape, owner)
         check_param(is_int(latent_dim, 1), "latent_dim", "an int in the range [1, inf)",
                     latent_dim, owner)
-        self.config = config
         self.input_shape: tuple[int, int, int] = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
         self.latent_dim = latent_dim
         self.decoder_logvar = torch.nn.Parameter(torch.zeros(self.input_shape[1:]))
         self.register_buffer("decoder_offset", torch.zeros(self.input_shape))
         self.register_buffer("input_offset", torch.zeros(self.input_shape))
         self.register_buffer("data_scale", torch.ones(self.input_shape[0], 1, 1))
-
-    @classmethod
-    def owner(cls) -> str:
-        """How messages name this architecture: ``"architecture 'dense_vae'"``."""
-        return f"architecture {cls.name or cls.__name__!r}"
 
     @abc.abstractmethod
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:

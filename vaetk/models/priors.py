@@ -27,10 +27,10 @@ class Prior(Plugin, torch.nn.Module):
 
     Parameters
     ----------
-    config : Config
-        The plugin's frozen configuration dataclass.
+    config : Config or mapping, optional
+        The plugin's parameters: a ``Config``, a table parsed strictly into one, or None (``Config()``).
     latent_dim : int
-        Dimension of the latent space (must equal the architecture's).
+        Dimension of the latent space (must equal the architecture's); the group's construction context.
 
     Attributes
     ----------
@@ -42,19 +42,12 @@ class Prior(Plugin, torch.nn.Module):
     plugin_group: ClassVar[str] = "priors"
     required_methods: ClassVar[tuple[str, ...]] = ("regularization", "sample")
     exact_kl: ClassVar[bool] = False
-    name: ClassVar[str] = ""  # registry name used in messages (defaults to the class name)
 
-    def __init__(self, config: Any, *, latent_dim: int) -> None:
-        torch.nn.Module.__init__(self)
+    def __init__(self, config: Any = None, *, latent_dim: int) -> None:
+        super().__init__(config)
         check_param(is_int(latent_dim, 1),
                     "latent_dim", "an int in the range [1, inf)", latent_dim, self.owner())
-        self.config = config
         self.latent_dim = latent_dim
-
-    @classmethod
-    def owner(cls) -> str:
-        """How messages name this prior: ``"prior 'hierarchical'"``."""
-        return f"prior {cls.name or cls.__name__!r}"
 
     @abc.abstractmethod
     def regularization(self, z: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:

@@ -12,23 +12,24 @@ Layout of a sweep directory::
         trial.log                      the trial's stdout and stderr
 
 Each trial runs in a fresh Python process (see :mod:`vaetk.sweeps._worker`) with ``threads_per_trial`` threads, so
-results do not depend on how many trials run at once, and a crashing trial cannot take others down. The local
-executor keeps ``workers`` such processes running; the Dask executor submits one task per trial, each of which
-launches the same process on its worker (the sweep directory must be on a filesystem the workers share).
+results do not depend on how many trials run at once, and a crashing trial cannot take others down. Trials run
+through :func:`vaetk._executors.run_tasks`: without a scheduler a local pool keeps ``workers`` such processes
+running; with one (``"local"``, a LocalCluster on loopback, or a scheduler address) every trial is one Dask task,
+which launches the same process on its worker (the sweep directory must be on a filesystem the workers share).
 Re-running a sweep skips the trials whose ``trial.json`` says "ok" and retries the others in their existing run
 directories (vaetk's training trial resumes from the last checkpoint there).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,30 +212,9 @@ def _union(old: list[Any], new: list[Any]) -> list[Any]:
     return list(old) + [v for v in new if v not in old]
 
 
-def _local_executor(workers: int) -> tuple[Any, Callable[[], None]]:
-    # Threads suffice: each task only waits on its trial's process. Closing cancels the trials not yet started
-    # (after an interrupt; normally none are left).
-    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vaetk-sweep")
-    return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _dask_client(scheduler: str | None, workers: int) -> tuple[Any, Callable[[], None]]:
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - dask is a declared extra
-        raise ConfigError("The Dask executor needs dask[distributed]: pip install 'vaetk[dask]'.") from exc
-    if scheduler:
-        client = Client(scheduler)
-        return client, client.close
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None)
-    client = Client(cluster)
-
-    def close() -> None:
-        client.close()
-        cluster.close()
-
-    return client, close
+def _run_trial(args: tuple[Any, ...]) -> dict[str, Any]:
+    """:func:`execute_trial` on one task's arguments (the task function of :func:`vaetk._executors.run_tasks`)."""
+    return execute_trial(*args)
 
 
 def run_sweep(
@@ -245,7 +225,7 @@ def run_sweep(
     overrides: Mapping[str, Any] | None = None,
     trial: str | Callable[..., Any] = DEFAULT_TRIAL,
     executor: str = "local",
-    scheduler: str | None = None,
+    scheduler: Any = None,
     workers: int = 1,
     threads_per_trial: int = 1,
     seed_key: str | Sequence[str] = "training.seed",
@@ -267,12 +247,14 @@ def run_sweep(
         ``func(config: dict, run_dir: Path) -> mapping of scalars``, importable by the workers. The default
         trains the experiment with vaetk's trainer and evaluates its metrics.
     executor : {"local", "dask"}
-        A local pool of ``workers`` trial processes, or a Dask cluster (at ``scheduler`` if given, else a
-        ``LocalCluster`` with ``workers`` workers on loopback).
-    scheduler : str, optional
-        Address of a running Dask scheduler (implies ``executor="dask"``).
+        The older way to ask for Dask, kept working: "dask" without a ``scheduler`` is ``scheduler="local"``;
+        "local" leaves the choice to ``scheduler``.
+    scheduler : None, "local", str or distributed.Client, optional
+        Where trials run (see :mod:`vaetk._executors`): None, a local pool of ``workers`` trial processes;
+        "local", a Dask LocalCluster of ``workers`` workers on loopback, started for the sweep; an address
+        ("tcp://host:8786"), the Dask scheduler there; or a Client.
     workers : int
-        Trials running at once (local executor or LocalCluster).
+        Trials running at once (local pool or LocalCluster).
     threads_per_trial : int
         Threads each trial may use (OMP/MKL/torch); results do not depend on it through the sweep runner.
     seed_key : str or sequence of str
@@ -291,10 +273,13 @@ def run_sweep(
         Bad arguments, a trial function that cannot be imported, or (default trial) a first trial whose
         experiment does not parse: unknown keys or component names fail here, before anything is written.
     """
-    if scheduler:
-        executor = "dask"
+    from vaetk._executors import LOCAL_CLUSTER, check_scheduler
+
     if executor not in ("local", "dask"):
         raise ConfigError(f"executor {executor!r}: expected 'local' or 'dask'.")
+    if executor == "dask" and scheduler is None:
+        scheduler = LOCAL_CLUSTER
+    check_scheduler(scheduler)
     if not is_int(workers, 1):
         raise ConfigError(f"workers must be a positive integer, got {workers!r}.")
     if not is_int(threads_per_trial, 1):
@@ -333,46 +318,37 @@ def run_sweep(
         atomic_write_json(record / CONFIG_FILE, t.config)
         todo.append(t)
 
-    if todo:
-        if executor == "dask":
-            pool, close = _dask_client(scheduler, workers)
-        else:
-            pool, close = _local_executor(workers)
-        try:
-            futures = {}
-            for t in todo:
-                args = (ref, str(root / "trials" / t.trial_id), str(root / "records" / t.trial_id), t.trial_id,
-                        t.setting, t.seed, threads_per_trial)
-                if executor == "dask":
-                    fut = pool.submit(execute_trial, *args, key=f"vaetk-trial-{t.trial_id}-{time.time_ns()}",
-                                      pure=False)
-                else:
-                    fut = pool.submit(execute_trial, *args)
-                futures[fut] = t
-            for record in _as_completed(futures, executor, progress, len(todo)):
-                outcome = TrialOutcome(**record)
-                atomic_write_json(root / "records" / outcome.trial_id / OUTCOME_FILE, outcome.to_json())
-                outcomes[outcome.trial_id] = outcome
-        finally:
-            close()
+    with contextlib.closing(_run_trials(root, ref, todo, scheduler, workers, threads_per_trial, progress)) as done:
+        for record in done:  # leaving early (an interrupt) cancels the trials not started, then closes the pool
+            outcome = TrialOutcome(**record)
+            atomic_write_json(root / "records" / outcome.trial_id / OUTCOME_FILE, outcome.to_json())
+            outcomes[outcome.trial_id] = outcome
     return SweepResult(root, [outcomes[t.trial_id] for t in trials])
 
 
-def _as_completed(futures: Mapping[Any, Trial], executor: str, progress: bool, total: int) -> Iterable[dict]:
+def _run_trials(root: Path, ref: str, todo: Sequence[Trial], scheduler: Any, workers: int, threads: int,
+                progress: bool) -> Iterator[dict[str, Any]]:
+    """Run the prepared trials ``todo`` and yield their outcome records as they finish.
+
+    A local pool runs them on threads: each task only starts its trial's process and waits for it. A task that
+    fails itself (a lost Dask worker, not a failing trial) is recorded as a failed trial, and the others go on.
+    """
     from tqdm.auto import tqdm
 
-    if executor == "dask":
-        from dask.distributed import as_completed
-    else:
-        as_completed = cf.as_completed
-    with tqdm(total=total, desc="trials", unit="trial", disable=not progress) as bar:
-        for fut in as_completed(list(futures)):
-            t = futures[fut]
-            try:
-                record = fut.result()
-            except Exception as exc:  # the task itself failed (worker lost): record it, go on
-                record = {"trial_id": t.trial_id, "setting": t.setting, "seed": t.seed, "status": "failed",
-                          "error": f"the executor lost the trial: {type(exc).__name__}: {exc}"}
+    from vaetk._executors import run_tasks
+
+    if not todo:
+        return
+    tasks = [(ref, str(root / "trials" / t.trial_id), str(root / "records" / t.trial_id), t.trial_id, t.setting,
+              t.seed, threads) for t in todo]
+    keys = [f"vaetk-trial-{t.trial_id}-{time.time_ns()}" for t in todo]
+    with tqdm(total=len(todo), desc="trials", unit="trial", disable=not progress) as bar:
+        for task, record in run_tasks(_run_trial, tasks, scheduler=scheduler, workers=workers, pool="threads",
+                                      keys=keys, return_exceptions=True):
+            if isinstance(record, Exception):  # the task itself failed (worker lost): record it, go on
+                trial_id, setting, seed = task[3:6]
+                record = {"trial_id": trial_id, "setting": setting, "seed": seed, "status": "failed",
+                          "error": f"the executor lost the trial: {type(record).__name__}: {record}"}
             bar.update(1)
             if record["status"] != "ok" and progress:
                 bar.write(f"trial {record['trial_id']} failed: {record.get('error', '')}")

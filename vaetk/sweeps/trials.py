@@ -52,8 +52,8 @@ def train_and_evaluate(config: Mapping[str, Any], run_dir: Path) -> dict[str, An
     """Train ``config`` (an experiment table) into ``run_dir`` and return its summary results (see module doc)."""
     import torch
 
-    from vaetk.analysis import encoder_means
     from vaetk.metrics import evaluate_metric
+    from vaetk.models._evaluate import encoder_means
     from vaetk.registry import registry
     from vaetk.training import parse_experiment
     from vaetk.training._run import load_data, load_model, train_experiment

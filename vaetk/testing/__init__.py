@@ -10,7 +10,10 @@ A plugin package tests itself against vaetk's contracts in two lines of pytest::
 
 Each group (solvers, distributions, priors, architectures, metrics) has its checks in ``vaetk.testing._<group>``;
 a check is a function taking the plugin class and raising AssertionError (with a message) when the plugin
-breaks the contract. ``vaetk plugins check`` runs the same checks on installed plugins, and vaetk's own test
+breaks the contract. Every group's checks start with the idiom checks of ``vaetk.testing._idiom`` (a nested,
+frozen, keyword-only ``Config`` with defaults; construction from a mapping equal to construction from the
+``Config``; values refused by ``Config.__post_init__``, not by ``__init__``, unless the refusal needs the
+construction context). ``vaetk plugins check`` runs the same checks on installed plugins, and vaetk's own test
 suite runs them on every installed plugin.
 """
 

@@ -1,18 +1,20 @@
 """Contract checks for architectures plugins (see :mod:`vaetk.testing`).
 
-Architectures are built from ``example_config()`` for small, deliberately odd input shapes (nothing may be
-hard-coded to 65x65), with the paper's 2 latents; randomness is seeded, so a failure reproduces.
+The idiom checks (:mod:`vaetk.testing._idiom`) come first: an architecture's construction context is
+``input_shape`` and ``latent_dim``, and two architectures are equal when their parameters, buffers and outputs
+are. The other checks build architectures from ``example_config()`` for small, deliberately odd input shapes
+(nothing may be hard-coded to 65x65), with the paper's 2 latents; randomness is seeded, so a failure reproduces.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 
 import torch
 
 from vaetk.errors import ConfigError, DataError
 from vaetk.testing import Check
+from vaetk.testing._idiom import idiom_checks
 
 LATENT_DIM = 2
 BATCH = 4
@@ -52,13 +54,23 @@ def _assert_outputs(model, x: torch.Tensor) -> None:  # type: ignore[no-untyped-
     assert bool(torch.isfinite(mean).all()) and bool(torch.isfinite(dec_logvar).all()), "decode is not finite"
 
 
-def check_config_defaults_valid(plugin: type) -> None:
-    config = plugin.Config()
-    assert dataclasses.is_dataclass(config), "Config() must build a dataclass instance"
-    params = getattr(plugin.Config, "__dataclass_params__", None)
-    assert params is not None and params.frozen, "Config must be a frozen dataclass"
-    model = plugin(config, input_shape=SHAPE, latent_dim=LATENT_DIM)
-    assert isinstance(model, torch.nn.Module), "an architecture must be a torch.nn.Module"
+def _build_from(plugin: type, config: object):  # type: ignore[no-untyped-def]
+    torch.manual_seed(0)
+    return plugin(config, input_shape=SHAPE, latent_dim=LATENT_DIM)
+
+
+def _assert_same(a, b) -> None:  # type: ignore[no-untyped-def]
+    state_a = {**dict(a.named_parameters()), **dict(a.named_buffers())}
+    state_b = {**dict(b.named_parameters()), **dict(b.named_buffers())}
+    assert state_a.keys() == state_b.keys(), f"different state: {sorted(state_a)} vs {sorted(state_b)}"
+    for name, t in state_a.items():
+        assert torch.equal(t, state_b[name]), f"{name!r} differs"
+    a.eval()
+    b.eval()
+    x = _data()
+    with torch.no_grad():
+        for ya, yb in zip((*a.encode(x), *a.decode(_latent())), (*b.encode(x), *b.decode(_latent())), strict=True):
+            assert torch.equal(ya, yb), "outputs differ"
 
 
 def check_bad_arguments_are_config_errors(plugin: type) -> None:
@@ -215,7 +227,7 @@ def check_standardization(plugin: type) -> None:
 
 
 CHECKS: list[Check] = [
-    Check("config_defaults_valid", check_config_defaults_valid),
+    *idiom_checks(_build_from, _assert_same, context=("input_shape", "latent_dim")),
     Check("bad_arguments_are_config_errors", check_bad_arguments_are_config_errors),
     Check("shapes_and_dtypes_any_size", check_shapes_and_dtypes_any_size),
     Check("float64", check_float64),

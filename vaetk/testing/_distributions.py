@@ -1,7 +1,10 @@
 """Contract checks for distributions plugins (see :mod:`vaetk.testing`).
 
-Every check builds the plugin from ``example_config()``. The density checks integrate ``exp(log_prob)`` on a
-2-D midpoint grid, so a plugin's ``example_config()`` must be two-dimensional (the KLE2 case).
+The idiom checks (:mod:`vaetk.testing._idiom`) come first; distributions take no construction context, and two
+distributions are equal when they have the same dimension, draw the same samples from equally seeded generators
+and give the same log-densities. Every other check builds the plugin from ``example_config()``. The density
+checks integrate ``exp(log_prob)`` on a 2-D midpoint grid, so a plugin's ``example_config()`` must be
+two-dimensional (the KLE2 case).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from vaetk.testing import Check
+from vaetk.testing._idiom import idiom_checks
 
 _SEED = 20240531
 _N_MOMENTS = 20_000
@@ -21,6 +25,17 @@ def _instance(plugin: type):  # type: ignore[no-untyped-def]
 
 def _rng(offset: int = 0) -> np.random.Generator:
     return np.random.default_rng(_SEED + offset)
+
+
+def _build(plugin: type, config: object):  # type: ignore[no-untyped-def]
+    return plugin(config)
+
+
+def _assert_same(a, b) -> None:  # type: ignore[no-untyped-def]
+    assert a.dim == b.dim, f"dim differs: {a.dim} vs {b.dim}"
+    xa, xb = a.sample(16, _rng()), b.sample(16, _rng())
+    assert np.array_equal(xa, xb), "equally seeded samples differ"
+    assert np.array_equal(np.asarray(a.log_prob(xa)), np.asarray(b.log_prob(xa))), "log_prob differs"
 
 
 def check_sample_shape_and_dtype(plugin: type) -> None:
@@ -107,6 +122,7 @@ def check_sample_moments_match_density(plugin: type) -> None:
 
 
 CHECKS: list[Check] = [
+    *idiom_checks(_build, _assert_same),
     Check("sample_shape_and_dtype", check_sample_shape_and_dtype),
     Check("seeded_determinism", check_seeded_determinism),
     Check("log_prob_finite_and_consistent", check_log_prob_finite_and_consistent),

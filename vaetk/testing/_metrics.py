@@ -1,6 +1,8 @@
 """Contract checks for metrics plugins (see :mod:`vaetk.testing`).
 
-Every metric must: build from ``Config()``; return a dict of finite floats with its ``primary`` score first on
+Every metric must: follow the plugin idiom (:mod:`vaetk.testing._idiom`; metrics take no construction context,
+and two metrics are equal when they give the same scores for the same data and seed); name its primary score;
+return a dict of finite floats with its ``primary`` score first on
 a disentangled and on an entangled code; give identical results for identical seeds; be unchanged (to rounding)
 when the latents are translated; reject NaN, mismatched sample counts and 1-D arrays with a DataError; and have
 a Config that round-trips through TOML.
@@ -15,6 +17,7 @@ import tomllib
 import numpy as np
 
 from vaetk.testing import Check
+from vaetk.testing._idiom import idiom_checks
 
 CHECKS: list[Check] = []
 
@@ -39,13 +42,22 @@ def _metric(plugin: type):  # type: ignore[no-untyped-def]
     return plugin(plugin.example_config())
 
 
+def _build(plugin: type, config: object):  # type: ignore[no-untyped-def]
+    return plugin(config)
+
+
+def _assert_same(a, b) -> None:  # type: ignore[no-untyped-def]
+    z, theta = _data(entangled=True)
+    first, second = a(z, theta, np.random.default_rng(5)), b(z, theta, np.random.default_rng(5))
+    assert first == second, f"same data and seed, different scores: {first} vs {second}"
+
+
+CHECKS.extend(idiom_checks(_build, _assert_same))
+
+
 @_check
-def config_defaults_are_valid(plugin: type) -> None:
-    cfg = plugin.Config()
-    assert dataclasses.is_dataclass(cfg), "Config must be a dataclass"
-    assert type(cfg).__dataclass_params__.frozen, "Config must be a frozen dataclass"  # type: ignore[attr-defined]
+def names_its_primary_score(plugin: type) -> None:
     assert isinstance(plugin.primary, str) and plugin.primary, "the metric must name its primary score"
-    plugin(cfg)
 
 
 @_check

@@ -1,18 +1,20 @@
 """Contract checks for priors plugins (see :mod:`vaetk.testing`).
 
-Every check builds the prior from ``example_config()`` with ``LATENT_DIM`` latents (the paper's 2) and feeds it
+The idiom checks (:mod:`vaetk.testing._idiom`) come first: a prior's construction context is ``latent_dim``, and
+two priors are equal when their parameters, buffers and regularisation terms are. Every other check builds the
+prior from ``example_config()`` with ``LATENT_DIM`` latents (the paper's 2) and feeds it
 a small batch of encoder outputs; randomness is seeded, so a failure reproduces.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 
 import torch
 
 from vaetk.errors import ConfigError, DataError
 from vaetk.testing import Check
+from vaetk.testing._idiom import idiom_checks
 
 LATENT_DIM = 2
 BATCH = 5
@@ -37,13 +39,20 @@ def _regularization(prior, z, mu, logvar, seed: int = 2):  # type: ignore[no-unt
     return prior.regularization(z, mu, logvar)
 
 
-def check_config_defaults_valid(plugin: type) -> None:
-    config = plugin.Config()
-    assert dataclasses.is_dataclass(config), "Config() must build a dataclass instance"
-    params = getattr(plugin.Config, "__dataclass_params__", None)
-    assert params is not None and params.frozen, "Config must be a frozen dataclass"
-    prior = plugin(config, latent_dim=LATENT_DIM)
-    assert isinstance(prior, torch.nn.Module), "a prior must be a torch.nn.Module"
+def _build_from(plugin: type, config: object):  # type: ignore[no-untyped-def]
+    torch.manual_seed(0)
+    return plugin(config, latent_dim=LATENT_DIM)
+
+
+def _assert_same(a, b) -> None:  # type: ignore[no-untyped-def]
+    state_a = {**dict(a.named_parameters()), **dict(a.named_buffers())}
+    state_b = {**dict(b.named_parameters()), **dict(b.named_buffers())}
+    assert state_a.keys() == state_b.keys(), f"different state: {sorted(state_a)} vs {sorted(state_b)}"
+    for name, t in state_a.items():
+        assert torch.equal(t, state_b[name]), f"{name!r} differs"
+    z, mu, logvar = _latents()
+    ta, tb = _regularization(a, z, mu, logvar), _regularization(b, z, mu, logvar)
+    assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta), "regularization differs"
 
 
 def check_bad_latent_dim_is_config_error(plugin: type) -> None:
@@ -154,7 +163,7 @@ def check_authors_normalizer(plugin: type) -> None:
 
 
 CHECKS: list[Check] = [
-    Check("config_defaults_valid", check_config_defaults_valid),
+    *idiom_checks(_build_from, _assert_same, context=("latent_dim",)),
     Check("bad_latent_dim_is_config_error", check_bad_latent_dim_is_config_error),
     Check("regularization_keys_shapes", check_regularization_keys_shapes),
     Check("exact_kl_per_sample", check_exact_kl_per_sample),

@@ -75,7 +75,7 @@ def load_data(config: ExperimentConfig) -> tuple[torch.Tensor, torch.Tensor, tor
 
     The test split is optional: a store without it trains without per-epoch test losses.
     """
-    from vaetk.darcy import DarcyDataset
+    from vaetk.data import DarcyDataset
 
     dc = config.data
     if not dc.path:

@@ -25,8 +25,9 @@ choices that reproduce both counts. Any size given in the config overrides the p
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -53,10 +54,33 @@ class DenseVAESizes:
 
 _PAPER = DenseVAESizes(init_features=48, growth_rate=16, encoder_blocks=(4,), decoder_blocks=(4, 4),
                        bottleneck_features=3, hidden=(256,), compression=0.5)
+OWNER = "architecture 'dense_vae'"
 PRESETS: dict[str, DenseVAESizes] = {
     "paper": _PAPER,
     "authors_default": replace(_PAPER, bottleneck_features=35),
 }
+
+
+def _resolve_sizes(config: DenseVAE.Config) -> DenseVAESizes:
+    """The preset's sizes with the config's overrides, validated (ConfigError naming the bad parameter)."""
+    check_param(config.preset in PRESETS, "preset", f"one of {sorted(PRESETS)}", config.preset, OWNER)
+    base = PRESETS[config.preset]
+    overrides = {f.name: getattr(config, f.name) for f in fields(DenseVAESizes)
+                 if getattr(config, f.name) is not None}
+    sizes = replace(base, **overrides)
+    for key in ("init_features", "growth_rate", "bottleneck_features"):
+        value = getattr(sizes, key)
+        check_param(value >= 1, key, "an int in the range [1, inf)", value, OWNER)
+    for key in ("encoder_blocks", "decoder_blocks", "hidden"):
+        value = getattr(sizes, key)
+        check_param(all(v >= 1 for v in value), key, "a list of positive ints", value, OWNER)
+    check_param(len(sizes.encoder_blocks) >= 1, "encoder_blocks", "a non-empty list of positive ints",
+                sizes.encoder_blocks, OWNER)
+    check_param(len(sizes.decoder_blocks) == len(sizes.encoder_blocks) + 1, "decoder_blocks",
+                f"a list of len(encoder_blocks) + 1 = {len(sizes.encoder_blocks) + 1} positive ints (one "
+                f"per stride-2 step of the encoder)", sizes.decoder_blocks, OWNER)
+    check_param(0 < sizes.compression <= 1, "compression", "a number in (0, 1]", sizes.compression, OWNER)
+    return sizes
 
 
 def _bn_relu_conv(c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int = 0) -> list[nn.Module]:
@@ -154,9 +178,16 @@ class DenseVAE(Architecture):
         compression: float | None = None
         output_init_scale: float = 0.01
 
-    def __init__(self, config: Config, *, input_shape: tuple[int, int, int], latent_dim: int) -> None:
+        def __post_init__(self) -> None:
+            _resolve_sizes(self)
+            check_param(self.output_init_scale > 0, "output_init_scale", "a number > 0", self.output_init_scale,
+                        OWNER)
+
+    def __init__(self, config: Config | Mapping[str, Any] | None = None, *, input_shape: tuple[int, int, int],
+                 latent_dim: int) -> None:
         super().__init__(config, input_shape=input_shape, latent_dim=latent_dim)
-        self.sizes = sizes = self.resolve_sizes(config)
+        config = self.config
+        self.sizes = sizes = _resolve_sizes(config)
         c_in, height, width = self.input_shape
 
         n_down = 1 + len(sizes.encoder_blocks)
@@ -181,33 +212,13 @@ class DenseVAE(Architecture):
         self.decoder_features = nn.Sequential(*layers)
         assert h * 2 ** n_down >= height and w * 2 ** n_down >= width  # each stride-2 step rounded up
         self.output_conv = nn.Sequential(*_bn_relu_conv(features, c_in, 5, padding=2))
-        check_param(config.output_init_scale > 0, "output_init_scale", "a number > 0", config.output_init_scale,
-                    self.owner())
         with torch.no_grad():
             self.output_conv[-1].weight.mul_(config.output_init_scale)
 
     @classmethod
     def resolve_sizes(cls, config: Config) -> DenseVAESizes:
         """The preset's sizes with the config's overrides, validated (ConfigError naming the bad parameter)."""
-        owner = cls.owner()
-        check_param(config.preset in PRESETS, "preset", f"one of {sorted(PRESETS)}", config.preset, owner)
-        base = PRESETS[config.preset]
-        overrides = {f.name: getattr(config, f.name) for f in fields(DenseVAESizes)
-                     if getattr(config, f.name) is not None}
-        sizes = replace(base, **overrides)
-        for key in ("init_features", "growth_rate", "bottleneck_features"):
-            value = getattr(sizes, key)
-            check_param(value >= 1, key, "an int in the range [1, inf)", value, owner)
-        for key in ("encoder_blocks", "decoder_blocks", "hidden"):
-            value = getattr(sizes, key)
-            check_param(all(v >= 1 for v in value), key, "a list of positive ints", value, owner)
-        check_param(len(sizes.encoder_blocks) >= 1, "encoder_blocks", "a non-empty list of positive ints",
-                    sizes.encoder_blocks, owner)
-        check_param(len(sizes.decoder_blocks) == len(sizes.encoder_blocks) + 1, "decoder_blocks",
-                    f"a list of len(encoder_blocks) + 1 = {len(sizes.encoder_blocks) + 1} positive ints (one "
-                    f"per stride-2 step of the encoder)", sizes.decoder_blocks, owner)
-        check_param(0 < sizes.compression <= 1, "compression", "a number in (0, 1]", sizes.compression, owner)
-        return sizes
+        return _resolve_sizes(config)
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         x = self.prepare_input(x)

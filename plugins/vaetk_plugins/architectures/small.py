@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from torch import Tensor, nn
 
@@ -42,14 +43,18 @@ class SmallVAE(Architecture):
         hidden: int = 64
         activation: Literal["relu", "elu", "silu", "tanh"] = "silu"
 
-    def __init__(self, config: Config, *, input_shape: tuple[int, int, int], latent_dim: int) -> None:
+        def __post_init__(self) -> None:
+            owner = "architecture 'small'"
+            check_param(len(self.channels) >= 1 and all(c >= 1 for c in self.channels), "channels",
+                        "a non-empty list of positive ints", self.channels, owner)
+            check_param(self.hidden >= 1, "hidden", "an int in the range [1, inf)", self.hidden, owner)
+            check_param(self.activation in ACTIVATIONS, "activation", f"one of {sorted(ACTIVATIONS)}",
+                        self.activation, owner)
+
+    def __init__(self, config: Config | Mapping[str, Any] | None = None, *, input_shape: tuple[int, int, int],
+                 latent_dim: int) -> None:
         super().__init__(config, input_shape=input_shape, latent_dim=latent_dim)
-        owner = self.owner()
-        check_param(len(config.channels) >= 1 and all(c >= 1 for c in config.channels), "channels",
-                    "a non-empty list of positive ints", config.channels, owner)
-        check_param(config.hidden >= 1, "hidden", "an int in the range [1, inf)", config.hidden, owner)
-        check_param(config.activation in ACTIVATIONS, "activation", f"one of {sorted(ACTIVATIONS)}",
-                    config.activation, owner)
+        config = self.config
         act = ACTIVATIONS[config.activation]
         c_in, height, width = self.input_shape
         chans = list(config.channels)

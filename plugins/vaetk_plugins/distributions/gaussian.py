@@ -49,6 +49,8 @@ class Gaussian(Distribution):
     Gaussian, mean (1, 1) and std (0.5, 0.5).
     """
 
+    name = "gaussian"
+
     @dataclass(frozen=True, kw_only=True)
     class Config:
         mean: tuple[float, ...] | None = None

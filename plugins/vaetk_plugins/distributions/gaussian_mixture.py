@@ -103,6 +103,8 @@ class GaussianMixture(Distribution):
     equal weights.
     """
 
+    name = "gaussian_mixture"
+
     @dataclass(frozen=True, kw_only=True)
     class Config:
         weights: tuple[float, ...] | None = None

@@ -14,6 +14,8 @@ from vaetk_plugins.distributions._gaussian import LOG_2PI
 class StandardNormal(Distribution):
     """The standard normal distribution on R^dim."""
 
+    name = "standard_normal"
+
     @dataclass(frozen=True, kw_only=True)
     class Config:
         """dim: dimension of theta (the number of KLE modes s)."""

@@ -23,6 +23,8 @@ def resolve(config: Any) -> tuple[np.ndarray, np.ndarray]:
 class Uniform(Distribution):
     """The uniform distribution on the box prod_i [low_i, high_i]."""
 
+    name = "uniform"
+
     @dataclass(frozen=True, kw_only=True)
     class Config:
         low: tuple[float, ...] = (0.0, 0.0)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaetk.plugin import ConfigError, Metric, standardise
+from vaetk.plugin import Metric, check_param, standardise
 
 __all__ = ["DCI", "ridge"]
 
@@ -40,32 +40,30 @@ def _norm_entropy(p: np.ndarray, base: int) -> np.ndarray:
     return terms.sum(axis=1) / np.log(base)
 
 
-@dataclass(frozen=True)
-class Config:
-    """Parameters of DCI.
-
-    Attributes
-    ----------
-    alpha : float
-        Ridge penalty per sample (on standardised variables).
-    """
-
-    alpha: float = 1e-3
-
-    def __post_init__(self) -> None:
-        if not self.alpha > 0:
-            raise ConfigError(f"alpha: expected a positive ridge penalty, got {self.alpha}.")
-
-
 class DCI(Metric):
     """Disentanglement (primary), completeness and informativeness from ridge importances; higher is better.
 
     Returns ``disentanglement``, ``completeness``, ``informativeness``.
     """
 
-    Config = Config
+    name = "dci"
     primary = "disentanglement"
     min_samples = 8
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config:
+        """Parameters of DCI.
+
+        Attributes
+        ----------
+        alpha : float
+            Ridge penalty per sample (on standardised variables).
+        """
+
+        alpha: float = 1e-3
+
+        def __post_init__(self) -> None:
+            check_param(self.alpha > 0, "alpha", "a positive ridge penalty", self.alpha, "metric 'dci'")
 
     def compute(self, latents: np.ndarray, factors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
         n, dz = latents.shape

@@ -16,27 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaetk.plugin import ConfigError, Metric, ksg_ceiling, ksg_mi
+from vaetk.plugin import ConfigError, Metric, check_param, ksg_ceiling, ksg_mi
 from vaetk_plugins.metrics.sap import top_two_gaps
 
 __all__ = ["MIG"]
-
-
-@dataclass(frozen=True)
-class Config:
-    """Parameters of MIG.
-
-    Attributes
-    ----------
-    k : int
-        Neighbours of the KSG estimator (3 is Kraskov et al.'s usual choice).
-    """
-
-    k: int = 3
-
-    def __post_init__(self) -> None:
-        if self.k < 1:
-            raise ConfigError(f"k: expected a positive integer, got {self.k}.")
 
 
 class MIG(Metric):
@@ -45,9 +28,24 @@ class MIG(Metric):
     Returns ``mig`` and ``mig_j`` per factor.
     """
 
-    Config = Config
+    name = "mig"
     primary = "mig"
     min_samples = 8
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config:
+        """Parameters of MIG.
+
+        Attributes
+        ----------
+        k : int
+            Neighbours of the KSG estimator (3 is Kraskov et al.'s usual choice).
+        """
+
+        k: int = 3
+
+        def __post_init__(self) -> None:
+            check_param(self.k >= 1, "k", "a positive integer", self.k, "metric 'mig'")
 
     def compute(self, latents: np.ndarray, factors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
         k = self.config.k

@@ -29,20 +29,19 @@ def top_two_gaps(scores: np.ndarray) -> np.ndarray:
     return top[0] - second
 
 
-@dataclass(frozen=True)
-class Config:
-    """SAP has no parameters."""
-
-
 class SAP(Metric):
     """Mean over factors of the gap between the two best single-latent R^2; range [0, 1], higher better.
 
     Returns ``sap`` and ``sap_j`` per factor.
     """
 
-    Config = Config
+    name = "sap"
     primary = "sap"
     min_samples = 3
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config:
+        """SAP has no parameters."""
 
     def compute(self, latents: np.ndarray, factors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
         gaps = top_two_gaps(cross_association(latents, factors, "corr")[0] ** 2)

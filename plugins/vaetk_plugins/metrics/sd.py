@@ -59,22 +59,6 @@ def cross_association(latents: np.ndarray, factors: np.ndarray, normalize: str) 
     return assoc, z_const
 
 
-@dataclass(frozen=True)
-class Config:
-    """Parameters of S_D.
-
-    Attributes
-    ----------
-    normalize : {"cov", "corr"}
-        Use |cov(z_i, theta_j)| (the paper) or |corr(z_i, theta_j)|.
-    inactive : {"floor", "exclude"}
-        How latent dimensions with no association to any factor count (see the module docstring).
-    """
-
-    normalize: Literal["cov", "corr"] = "cov"
-    inactive: Literal["floor", "exclude"] = "floor"
-
-
 class SD(Metric):
     """S_D (eq. 6): mean over latent dimensions of max_j |C_ij| / sum_j |C_ij|; range [1/s, 1], higher better.
 
@@ -82,10 +66,25 @@ class SD(Metric):
     floor 1/s, for reading the score).
     """
 
-    Config = Config
+    name = "sd"
     primary = "sd"
     interval_keys = ("sd",)
     higher_is_better = True
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config:
+        """Parameters of S_D.
+
+        Attributes
+        ----------
+        normalize : {"cov", "corr"}
+            Use |cov(z_i, theta_j)| (the paper) or |corr(z_i, theta_j)|.
+        inactive : {"floor", "exclude"}
+            How latent dimensions with no association to any factor count (see the module docstring).
+        """
+
+        normalize: Literal["cov", "corr"] = "cov"
+        inactive: Literal["floor", "exclude"] = "floor"
 
     def compute(self, latents: np.ndarray, factors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
         assoc, _ = cross_association(latents, factors, self.config.normalize)

@@ -45,64 +45,15 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import digamma
 
-from vaetk.plugin import ConfigError, DataError, Metric, WkvFixedX, wkv_terms
+from vaetk.plugin import DataError, Metric, WkvFixedX, check_param, wkv_terms
 
 __all__ = ["SKL"]
-
-
-@dataclass(frozen=True)
-class Config:
-    """Parameters of S_KL (see the module docstring).
-
-    Attributes
-    ----------
-    k : int
-        Neighbour order of the k-NN estimator.
-    estimator : {"wkv_eps1", "wkv"}
-        WKV estimator (the paper uses the eps1 version).
-    safeguard : {"crossfit", "in_sample"}
-        Protection against the minus-infinity collapse.
-    max_permute : int
-        Largest s for which every axis order is tried (s! orders); 1 disables the search.
-    signs : {"skew", "all"}
-        How the sign of each scale is chosen.
-    xatol, fatol : float
-        Nelder-Mead tolerances.
-    max_evaluations : int
-        Estimator calls per Nelder-Mead start.
-    backend : {"native", "scipy"}
-        k-NN backend ("scipy" exists for comparison and benchmarks).
-    n_threads : int
-        Threads of the native backend (results do not depend on it).
-    """
-
-    k: int = 5
-    estimator: Literal["wkv_eps1", "wkv"] = "wkv_eps1"
-    safeguard: Literal["crossfit", "in_sample"] = "crossfit"
-    max_permute: int = 4
-    signs: Literal["skew", "all"] = "skew"
-    xatol: float = 1e-2
-    fatol: float = 1e-3
-    max_evaluations: int = 200
-    backend: Literal["native", "scipy"] = "native"
-    n_threads: int = 1
-
-    def __post_init__(self) -> None:
-        if self.k < 1:
-            raise ConfigError(f"k: expected a positive integer, got {self.k}.")
-        if self.safeguard == "in_sample" and self.k < 5:
-            raise ConfigError(f"k = {self.k} with safeguard = 'in_sample': in-sample fitting needs k >= 5 "
-                              "(otherwise the optimiser can drive the estimate to minus infinity).")
-        if not 1 <= self.max_permute <= 6:
-            raise ConfigError(f"max_permute: expected 1..6 (s! orders are fitted), got {self.max_permute}.")
-        if self.max_evaluations < 10 or self.xatol <= 0 or self.fatol <= 0 or self.n_threads < 1:
-            raise ConfigError("max_evaluations must be >= 10, xatol and fatol > 0, n_threads >= 1.")
 
 
 class _Divergence:
     """D(x || y) for a fixed x and many y, from the unchecked WKV helpers (inputs already validated)."""
 
-    def __init__(self, x: np.ndarray, m: int, cfg: Config) -> None:
+    def __init__(self, x: np.ndarray, m: int, cfg: SKL.Config) -> None:
         self.x, self.cfg = x, cfg
         self.n, self.d = x.shape
         self.offset = float(np.log(m / (self.n - 1)))
@@ -150,13 +101,63 @@ class SKL(Metric):
     See :mod:`vaetk_plugins.metrics.skl` for the estimator, the safeguard, the permutation search and the budget.
     """
 
-    Config = Config
+    name = "skl"
     primary = "skl"
     interval_keys = ("skl", "skl_fit")
     higher_is_better = False
     min_samples = 24
     same_dims = True
     bootstrap_method = "subsample"
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config:
+        """Parameters of S_KL (see the module docstring).
+
+        Attributes
+        ----------
+        k : int
+            Neighbour order of the k-NN estimator.
+        estimator : {"wkv_eps1", "wkv"}
+            WKV estimator (the paper uses the eps1 version).
+        safeguard : {"crossfit", "in_sample"}
+            Protection against the minus-infinity collapse.
+        max_permute : int
+            Largest s for which every axis order is tried (s! orders); 1 disables the search.
+        signs : {"skew", "all"}
+            How the sign of each scale is chosen.
+        xatol, fatol : float
+            Nelder-Mead tolerances.
+        max_evaluations : int
+            Estimator calls per Nelder-Mead start.
+        backend : {"native", "scipy"}
+            k-NN backend ("scipy" exists for comparison and benchmarks).
+        n_threads : int
+            Threads of the native backend (results do not depend on it).
+        """
+
+        k: int = 5
+        estimator: Literal["wkv_eps1", "wkv"] = "wkv_eps1"
+        safeguard: Literal["crossfit", "in_sample"] = "crossfit"
+        max_permute: int = 4
+        signs: Literal["skew", "all"] = "skew"
+        xatol: float = 1e-2
+        fatol: float = 1e-3
+        max_evaluations: int = 200
+        backend: Literal["native", "scipy"] = "native"
+        n_threads: int = 1
+
+        def __post_init__(self) -> None:
+            owner = "metric 'skl'"
+            check_param(self.k >= 1, "k", "a positive integer", self.k, owner)
+            check_param(self.safeguard != "in_sample" or self.k >= 5, "k",
+                        "at least 5 with safeguard = 'in_sample' (in-sample fitting needs k >= 5, otherwise the "
+                        "optimiser can drive the estimate to minus infinity)", self.k, owner)
+            check_param(1 <= self.max_permute <= 6, "max_permute", "an int in 1..6 (s! orders are fitted)",
+                        self.max_permute, owner)
+            check_param(self.max_evaluations >= 10, "max_evaluations", "an int >= 10", self.max_evaluations, owner)
+            check_param(self.xatol > 0, "xatol", "a number > 0", self.xatol, owner)
+            check_param(self.fatol > 0, "fatol", "a number > 0", self.fatol, owner)
+            check_param(self.n_threads >= 1, "n_threads", "an int >= 1", self.n_threads, owner)
 
     def compute(self, latents: np.ndarray, factors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
         cfg = self.config

@@ -18,41 +18,40 @@ from typing import Literal
 
 import numpy as np
 
-from vaetk.plugin import ConfigError, Metric, ksg_mi, standardise
+from vaetk.plugin import Metric, check_param, ksg_mi, standardise
 
 __all__ = ["TC"]
-
-
-@dataclass(frozen=True)
-class Config:
-    """Parameters of TC.
-
-    Attributes
-    ----------
-    method : {"knn", "gaussian"}
-    k : int
-        Neighbours of the k-NN estimator.
-    max_gaussian : float
-        Cap of the Gaussian value for (numerically) singular correlation matrices.
-    """
-
-    method: Literal["knn", "gaussian"] = "knn"
-    k: int = 3
-    max_gaussian: float = 50.0
-
-    def __post_init__(self) -> None:
-        if self.k < 1 or self.max_gaussian <= 0:
-            raise ConfigError(f"k must be >= 1 and max_gaussian > 0, got k={self.k}, "
-                              f"max_gaussian={self.max_gaussian}.")
 
 
 class TC(Metric):
     """Total correlation of the latents (nats); lower is better. Returns ``tc``."""
 
-    Config = Config
+    name = "tc"
     primary = "tc"
     higher_is_better = False
     min_samples = 8
+
+    @dataclass(frozen=True, kw_only=True)
+    class Config:
+        """Parameters of TC.
+
+        Attributes
+        ----------
+        method : {"knn", "gaussian"}
+        k : int
+            Neighbours of the k-NN estimator.
+        max_gaussian : float
+            Cap of the Gaussian value for (numerically) singular correlation matrices.
+        """
+
+        method: Literal["knn", "gaussian"] = "knn"
+        k: int = 3
+        max_gaussian: float = 50.0
+
+        def __post_init__(self) -> None:
+            owner = "metric 'tc'"
+            check_param(self.k >= 1, "k", "an int >= 1", self.k, owner)
+            check_param(self.max_gaussian > 0, "max_gaussian", "a number > 0", self.max_gaussian, owner)
 
     def compute(self, latents: np.ndarray, factors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
         z = standardise(latents)

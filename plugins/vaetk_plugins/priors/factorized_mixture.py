@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -66,18 +67,22 @@ class FactorizedMixturePrior(Prior):
         init_scale: float = 0.5
         min_scale: float = 1e-3
 
-    def __init__(self, config: Config, *, latent_dim: int) -> None:
+        def __post_init__(self) -> None:
+            owner = "prior 'factorized_mixture'"
+            k = self.n_components
+            check_param(isinstance(k, int) and not isinstance(k, bool) and k >= 1, "n_components",
+                        "an int in the range [1, inf)", k, owner)
+            check_param(math.isfinite(self.init_spread) and self.init_spread >= 0, "init_spread",
+                        "a finite number >= 0", self.init_spread, owner)
+            check_param(math.isfinite(self.min_scale) and self.min_scale > 0, "min_scale", "a positive number",
+                        self.min_scale, owner)
+            check_param(math.isfinite(self.init_scale) and self.init_scale > self.min_scale, "init_scale",
+                        f"a finite number > min_scale = {self.min_scale}", self.init_scale, owner)
+
+    def __init__(self, config: Config | Mapping[str, Any] | None = None, *, latent_dim: int) -> None:
         super().__init__(config, latent_dim=latent_dim)
-        owner = self.owner()
+        config = self.config
         k = config.n_components
-        check_param(isinstance(k, int) and not isinstance(k, bool) and k >= 1, "n_components",
-                    "an int in the range [1, inf)", k, owner)
-        check_param(math.isfinite(config.init_spread) and config.init_spread >= 0, "init_spread",
-                    "a finite number >= 0", config.init_spread, owner)
-        check_param(math.isfinite(config.min_scale) and config.min_scale > 0, "min_scale", "a positive number",
-                    config.min_scale, owner)
-        check_param(math.isfinite(config.init_scale) and config.init_scale > config.min_scale, "init_scale",
-                    f"a finite number > min_scale = {config.min_scale}", config.init_scale, owner)
         means = torch.linspace(-config.init_spread, config.init_spread, k) if k > 1 else torch.zeros(1)
         excess = torch.tensor(config.init_scale - config.min_scale, dtype=torch.float64)
         raw = excess + torch.log(-torch.expm1(-excess))  # softplus^-1, stable for large and small excess

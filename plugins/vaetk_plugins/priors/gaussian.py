@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -43,15 +44,17 @@ class GaussianPrior(Prior):
         mean: tuple[float, ...] = (0.0,)
         variance: tuple[float, ...] = (1.0, 2.0)
 
-    def __init__(self, config: Config, *, latent_dim: int) -> None:
+        def __post_init__(self) -> None:
+            check_param(all(math.isfinite(v) and v > 0 for v in self.variance), "variance",
+                        "a list of positive numbers", self.variance, "prior 'gaussian'")
+
+    def __init__(self, config: Config | Mapping[str, Any] | None = None, *, latent_dim: int) -> None:
         super().__init__(config, latent_dim=latent_dim)
-        owner = self.owner()
-        for key in ("mean", "variance"):
+        config = self.config
+        for key in ("mean", "variance"):  # needs latent_dim, so here rather than in Config.__post_init__
             values = getattr(config, key)
             check_param(len(values) in (1, latent_dim), key,
-                        f"a list of 1 or latent_dim = {latent_dim} numbers", values, owner)
-        check_param(all(math.isfinite(v) and v > 0 for v in config.variance), "variance",
-                    "a list of positive numbers", config.variance, owner)
+                        f"a list of 1 or latent_dim = {latent_dim} numbers", values, self.owner())
         mean = torch.tensor(config.mean, dtype=torch.get_default_dtype()).expand(latent_dim).clone()
         logvar = torch.log(torch.tensor(config.variance, dtype=torch.float64)).expand(latent_dim).clone()
         # Derived from the config, so not part of the state_dict; buffers follow .to(device/dtype).

@@ -11,8 +11,9 @@ with the VAE (they are parameters of this module).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -77,18 +78,21 @@ class HierarchicalPrior(Prior):
         entropy: Literal["sample", "analytic"] = "sample"
         logvar_init: float = 0.0
 
-    def __init__(self, config: Config, *, latent_dim: int) -> None:
+        def __post_init__(self) -> None:
+            owner = "prior 'hierarchical'"
+            check_param(all(h >= 1 for h in self.hidden), "hidden", "a list of positive ints", self.hidden, owner)
+            check_param(self.xi_dim is None or self.xi_dim >= 1, "xi_dim", "an int in the range [1, inf) or "
+                        "omitted (= latent_dim)", self.xi_dim, owner)
+            check_param(self.activation in ACTIVATIONS, "activation", f"one of {sorted(ACTIVATIONS)}",
+                        self.activation, owner)
+            check_param(self.entropy in ("sample", "analytic"), "entropy", "'sample' or 'analytic'", self.entropy,
+                        owner)
+            check_param(self.decoder in ("corrected", "as_published"), "decoder", "'corrected' or 'as_published'",
+                        self.decoder, owner)
+
+    def __init__(self, config: Config | Mapping[str, Any] | None = None, *, latent_dim: int) -> None:
         super().__init__(config, latent_dim=latent_dim)
-        owner = self.owner()
-        check_param(all(h >= 1 for h in config.hidden), "hidden", "a list of positive ints", config.hidden, owner)
-        check_param(config.xi_dim is None or config.xi_dim >= 1, "xi_dim", "an int in the range [1, inf) or "
-                    "omitted (= latent_dim)", config.xi_dim, owner)
-        check_param(config.activation in ACTIVATIONS, "activation", f"one of {sorted(ACTIVATIONS)}",
-                    config.activation, owner)
-        check_param(config.entropy in ("sample", "analytic"), "entropy", "'sample' or 'analytic'", config.entropy,
-                    owner)
-        check_param(config.decoder in ("corrected", "as_published"), "decoder", "'corrected' or 'as_published'",
-                    config.decoder, owner)
+        config = self.config
         self.xi_dim = latent_dim if config.xi_dim is None else config.xi_dim
         hidden = list(config.hidden)
         self.encoder_net = mlp([latent_dim, *hidden, self.xi_dim], config.activation)

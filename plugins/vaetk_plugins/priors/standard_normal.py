@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -27,7 +28,7 @@ class StandardNormalPrior(Prior):
     class Config:
         """No parameters."""
 
-    def __init__(self, config: Config, *, latent_dim: int) -> None:
+    def __init__(self, config: Config | Mapping[str, Any] | None = None, *, latent_dim: int) -> None:
         super().__init__(config, latent_dim=latent_dim)
         # Not saved: it only carries the device/dtype that samples are drawn on.
         self.register_buffer("_anchor", torch.zeros(latent_dim), persistent=False)

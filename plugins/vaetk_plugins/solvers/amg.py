@@ -28,9 +28,10 @@ from vaetk.plugin import (
 class AMGSolver(Solver):
     """pyamg smoothed-aggregation (or Ruge-Stuben) AMG as a CG preconditioner, one hierarchy per sample."""
 
+    name = "amg"
     iterative = True
 
-    @dataclass(frozen=True)
+    @dataclass(frozen=True, kw_only=True)
     class Config:
         """Parameters of the AMG solver.
 

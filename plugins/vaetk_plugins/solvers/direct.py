@@ -33,7 +33,9 @@ from vaetk.plugin import (
 class DirectSolver(Solver):
     """Sparse LU (SuperLU) of each sample's bordered system, assembled by the C++ kernels."""
 
-    @dataclass(frozen=True)
+    name = "direct"
+
+    @dataclass(frozen=True, kw_only=True)
     class Config:
         """Parameters of the direct solver.
 

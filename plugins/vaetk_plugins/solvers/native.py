@@ -20,9 +20,10 @@ from vaetk.plugin import Solver, SolverResult, check_param, mg_solve, raise_if_u
 class NativeSolver(Solver):
     """Multigrid-preconditioned CG (conservative) or GMRES (paper), C++, OpenMP over the batch."""
 
+    name = "native"
     iterative = True
 
-    @dataclass(frozen=True)
+    @dataclass(frozen=True, kw_only=True)
     class Config:
         """Parameters of the native solver.
 

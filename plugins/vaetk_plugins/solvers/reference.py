@@ -15,9 +15,11 @@ from vaetk.plugin import Solver, SolverResult, reference_solve
 class ReferenceSolver(Solver):
     """One sample at a time: NumPy assembly + sparse LU of the bordered system (both schemes)."""
 
-    @dataclass(frozen=True)
+    name = "reference"
+
+    @dataclass(frozen=True, kw_only=True)
     class Config:
-        pass
+        """The reference solver has no parameters."""
 
     def supports(self, scheme: str) -> bool:
         return scheme in ("paper", "conservative")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -42,13 +43,16 @@ class MixtureOfGaussiansPrior(Prior):
         init_spread: float = 1.0
         init_std: float = 0.5
 
-    def __init__(self, config: Config, *, latent_dim: int) -> None:
-        super().__init__(config, latent_dim=latent_dim)
-        owner = self.owner()
-        check_param(config.n_components >= 1, "n_components", "an int in the range [1, inf)",
-                    config.n_components, owner)
-        check_param(config.init_spread >= 0, "init_spread", "a number >= 0", config.init_spread, owner)
-        check_param(config.init_std > 0, "init_std", "a positive number", config.init_std, owner)
+        def __post_init__(self) -> None:
+            owner = "prior 'mixture_of_gaussians'"
+            check_param(self.n_components >= 1, "n_components", "an int in the range [1, inf)",
+                        self.n_components, owner)
+            check_param(self.init_spread >= 0, "init_spread", "a number >= 0", self.init_spread, owner)
+            check_param(self.init_std > 0, "init_std", "a positive number", self.init_std, owner)
+
+    def __init__(self, config: Config | Mapping[str, Any] | None = None, *, latent_dim: int) -> None:
+        super().__init__(config, latent_dim=latent_dim)  # parses a mapping; Config.__post_init__ checked it
+        config = self.config
         k = config.n_components
         self.means = nn.Parameter(torch.randn(k, latent_dim) * config.init_spread)
         self.logvars = nn.Parameter(torch.full((k, latent_dim), 2 * math.log(config.init_std)))
