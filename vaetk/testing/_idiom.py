@@ -65,6 +65,17 @@ def idiom_checks(build: Build, assert_same: AssertSame, context: tuple[str, ...]
     ]
 
 
+def assert_same_state(a: Any, b: Any) -> None:
+    """Two torch modules hold the same parameters and buffers, bit for bit."""
+    import torch
+
+    state_a = {**dict(a.named_parameters()), **dict(a.named_buffers())}
+    state_b = {**dict(b.named_parameters()), **dict(b.named_buffers())}
+    assert state_a.keys() == state_b.keys(), f"different state: {sorted(state_a)} vs {sorted(state_b)}"
+    for name, t in state_a.items():
+        assert torch.equal(t, state_b[name]), f"{name!r} differs"
+
+
 def _base_classes(plugin: type) -> set[type]:
     """:class:`vaetk.plugin.Plugin` and the base class of the plugin's group (which hold no plugin's Config)."""
     from vaetk.plugin import Plugin

@@ -14,7 +14,7 @@ import torch
 
 from vaetk.errors import ConfigError, DataError
 from vaetk.testing import Check
-from vaetk.testing._idiom import idiom_checks
+from vaetk.testing._idiom import assert_same_state, idiom_checks
 
 LATENT_DIM = 2
 BATCH = 5
@@ -45,11 +45,7 @@ def _build_from(plugin: type, config: object):  # type: ignore[no-untyped-def]
 
 
 def _assert_same(a, b) -> None:  # type: ignore[no-untyped-def]
-    state_a = {**dict(a.named_parameters()), **dict(a.named_buffers())}
-    state_b = {**dict(b.named_parameters()), **dict(b.named_buffers())}
-    assert state_a.keys() == state_b.keys(), f"different state: {sorted(state_a)} vs {sorted(state_b)}"
-    for name, t in state_a.items():
-        assert torch.equal(t, state_b[name]), f"{name!r} differs"
+    assert_same_state(a, b)
     z, mu, logvar = _latents()
     ta, tb = _regularization(a, z, mu, logvar), _regularization(b, z, mu, logvar)
     assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta), "regularization differs"
