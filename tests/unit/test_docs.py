@@ -20,13 +20,19 @@ LINKED_PAGES = ("docs/design.md", "tests/README.md", "plugins/README.md")
 DESIGN = "docs/design.md"
 
 
+_UNTRACKED_DIRS = {".git", ".venv", "build", "runs", "__pycache__", ".pytest_cache", ".benchmarks"}
+
+
 def tracked_files() -> list[str]:
-    """Paths (relative to the repository root) of the files git tracks."""
+    """Paths (relative to the repository root) of the files git tracks; outside a git checkout, every file of
+    the source tree except build outputs, virtual environments and run directories."""
     try:
         out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
     except (OSError, subprocess.CalledProcessError):
-        pytest.skip("not a git checkout (or git is not installed): the tracked files are unknown")
-    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+        return [path.relative_to(ROOT).as_posix() for path in ROOT.rglob("*") if path.is_file()
+                and not _UNTRACKED_DIRS & set(path.relative_to(ROOT).parts)
+                and not any(part.endswith((".egg-info", ".zarr")) for part in path.relative_to(ROOT).parts)]
 
 
 def text_of(path: str) -> str | None:
