@@ -88,6 +88,22 @@ class RotationResult:
         out["scores"] = {k: v.tolist() for k, v in self.scores.items()}
         return out
 
+    def summary(self) -> dict[str, float]:
+        """Where L_REG is lowest and highest over the scanned angles (degrees), and, when S_D was scored, its
+        value where S_D is highest (the orientation closest to the factor axes): an identifiable prior has its
+        lowest L_REG there."""
+        omega = np.degrees(self.omega)
+        lo, hi = int(np.argmin(self.reg_elbo)), int(np.argmax(self.reg_elbo))
+        out = {"reg_trained": float(self.reg_elbo[0]), "reg_min": float(self.reg_elbo[lo]),
+               "omega_reg_min": float(omega[lo]), "reg_max": float(self.reg_elbo[hi]),
+               "omega_reg_max": float(omega[hi])}
+        sd = self.scores.get("sd")
+        if sd is not None and len(sd):
+            best = int(np.argmax(sd))
+            out.update(sd_trained=float(sd[0]), sd_max=float(sd[best]), omega_sd_max=float(omega[best]),
+                       reg_at_sd_max=float(self.reg_elbo[best]))
+        return out
+
 
 def rotation_scan(vae: nn.Module, x: Tensor, omegas: Sequence[float] | int = 37, *, theta: Tensor | None = None,
                   scores: Scores | None = None, plane: tuple[int, int] = (0, 1), n_latent_samples: int = 10,

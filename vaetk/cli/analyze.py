@@ -133,7 +133,7 @@ def _rotation(args: argparse.Namespace, out: Path) -> list[Path]:
     omegas = [math.pi / 2 * i / (args.angles - 1) for i in range(args.angles)] if args.angles > 1 else [0.0]
     res = rotation_scan(model, x, omegas, theta=theta, scores=_sd_scores(), plane=tuple(args.plane),
                         n_latent_samples=args.samples, batchnorm=args.batchnorm, seed=args.seed)
-    summary = _rotation_summary(res)
+    summary = res.summary()
     (out / "rotation.json").write_text(json.dumps({**res.to_json(), "summary": summary}, indent=1))
     _save(plot_rotation(res), out / "rotation.png")
     line = (f"L_REG (nats per sample) at the trained orientation {summary['reg_trained']:.4f}; lowest "
@@ -145,22 +145,6 @@ def _rotation(args: argparse.Namespace, out: Path) -> list[Path]:
                  f"{summary['reg_at_sd_max'] - summary['reg_trained']:+.4f} from the trained orientation")
     print(line)
     return [out / "rotation.json", out / "rotation.png"]
-
-
-def _rotation_summary(res: Any) -> dict[str, float]:
-    """Where L_REG is lowest and highest over the scanned angles, and its value where S_D is highest (the
-    orientation closest to the factor axes): an identifiable prior has its lowest L_REG there."""
-    omega = [math.degrees(w) for w in res.omega]
-    reg = [float(r) for r in res.reg_elbo]
-    lo, hi = min(range(len(reg)), key=reg.__getitem__), max(range(len(reg)), key=reg.__getitem__)
-    out = {"reg_trained": reg[0], "reg_min": reg[lo], "omega_reg_min": omega[lo], "reg_max": reg[hi],
-           "omega_reg_max": omega[hi]}
-    sd = res.scores.get("sd") if isinstance(res.scores, dict) else None
-    if sd is not None and len(sd):
-        best = max(range(len(sd)), key=lambda i: float(sd[i]))
-        out.update(sd_trained=float(sd[0]), sd_max=float(sd[best]), omega_sd_max=omega[best],
-                   reg_at_sd_max=reg[best])
-    return out
 
 
 def _posterior(args: argparse.Namespace, out: Path) -> list[Path]:
