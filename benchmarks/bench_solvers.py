@@ -11,6 +11,10 @@ Cases (KLE2, theta ~ N(0, I), the paper's wells; tol 1e-10 for iterative solvers
 - ``native-1t`` / ``native-2t``: ``vaetk.darcy.solve`` with the default solver (C++ matrix-free multigrid CG, or
   GMRES for the paper scheme, and C++ velocity) on 1 and 2 threads; ``direct``: C++ assembly + SuperLU with a
   reused ordering.
+- ``torch-cpu``: ``vaetk.darcy.solve(..., device="cpu")``, the device-generic torch solver (the native method as
+  batched tensor operations, written for GPUs) on the CPU, torch on one thread. Its own groups
+  (``test_torch_against_native``) have ``native-1t`` as the baseline, so the summary prints torch's speed as a
+  ratio to native measured in the same run. Speed on the CPU is not its purpose: the ratio tracks overheads.
 
 Issue-2 targets: conservative n = 65 and 129: native-1t >= 10x scipy; n = 257: native >= 5x pyamg; native-2t >=
 1.7x native-1t; paper n = 65: >= 5x scipy. On a shared machine the thread scaling is noisy.
@@ -62,8 +66,20 @@ def pyamg_pipeline(basis, theta, f, scheme):  # type: ignore[no-untyped-def]
     return out
 
 
-def vaetk_pipeline(basis, theta, f, scheme, solver="auto", n_threads=1):  # type: ignore[no-untyped-def]
-    return solve(basis.permeability(theta), f, scheme=scheme, solver=solver, n_threads=n_threads)
+def vaetk_pipeline(basis, theta, f, scheme, solver="auto", n_threads=1, device=None):  # type: ignore[no-untyped-def]
+    return solve(basis.permeability(theta), f, scheme=scheme, solver=solver, n_threads=n_threads, device=device)
+
+
+def _one_torch_thread(fn, *args):  # type: ignore[no-untyped-def]
+    """fn(*args) with torch on one intra-op thread, like native-1t (the torch solver ignores n_threads)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn(*args)
+    finally:
+        torch.set_num_threads(threads)
 
 
 CASES = {
@@ -72,6 +88,7 @@ CASES = {
     "native-1t": lambda b, t, f, s: vaetk_pipeline(b, t, f, s, "native", 1),
     "native-2t": lambda b, t, f, s: vaetk_pipeline(b, t, f, s, "native", 2),
     "direct": lambda b, t, f, s: vaetk_pipeline(b, t, f, s, "direct", 1),
+    "torch-cpu": lambda b, t, f, s: _one_torch_thread(vaetk_pipeline, b, t, f, s, "auto", 1, "cpu"),
 }
 
 PARAMS = [
@@ -94,3 +111,17 @@ def test_theta_to_fields(benchmark, scheme: str, n: int, case: str, baseline: bo
                                 warmup_rounds=1)
     expected = scipy_pipeline(basis, theta[:1], f, scheme)[0]
     np.testing.assert_allclose(fields[0], expected, rtol=0, atol=1e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize(("scheme", "n", "case"), [
+    pytest.param(scheme, n, case, id=f"{scheme}-n{n}-{case}")
+    for scheme in ("conservative", "paper") for n in (65, 129) for case in ("native-1t", "torch-cpu")
+])
+def test_torch_against_native(benchmark, scheme: str, n: int, case: str) -> None:  # type: ignore[no-untyped-def]
+    basis, theta, f = _problem(n, scheme)
+    benchmark.group = f"{scheme} n={n}: torch (cpu) against native (per batch of {BATCH[n]})"
+    benchmark.extra_info.update(baseline=case == "native-1t", case=case, batch=BATCH[n])
+    fields = benchmark.pedantic(CASES[case], args=(basis, theta, f, scheme), rounds=5, iterations=1,
+                                warmup_rounds=1)
+    expected = vaetk_pipeline(basis, theta, f, scheme, "native", 1)
+    np.testing.assert_allclose(fields, expected, rtol=0, atol=1e-8 * np.abs(expected).max())

@@ -33,7 +33,10 @@ Solvers (``vaetk.solvers``)
     :class:`Solver`, :class:`SolverResult`; :func:`bordered_rhs`, :func:`raise_if_unconverged`; the compiled
     Darcy kernels :func:`assemble` (returns a :class:`BatchOperator`), :func:`bordered_matrices`,
     :func:`mg_solve`; :func:`trapezoid_weights` (the dual-cell areas of the zero-mean constraint) and
-    :func:`reference_solve` (the pure-NumPy sparse-LU solve of one sample).
+    :func:`reference_solve` (the pure-NumPy sparse-LU solve of one sample); for solvers on a torch device
+    :func:`check_device` (the form of a ``device`` setting, no torch needed), :func:`resolve_device`,
+    :func:`auto_batch_size` and :func:`torch_solve` (the batched multigrid-Krylov solve of
+    :mod:`vaetk.darcy._torch_solver`).
 
 Distributions (``vaetk.distributions``)
     :class:`Distribution`.
@@ -78,6 +81,10 @@ _EXPORTS = {
     "assemble": "vaetk.darcy._kernels",
     "bordered_matrices": "vaetk.darcy._kernels",
     "mg_solve": "vaetk.darcy._kernels",
+    "check_device": "vaetk.darcy._solve",
+    "auto_batch_size": "vaetk.darcy._torch_solver",
+    "resolve_device": "vaetk.darcy._torch_solver",
+    "torch_solve": "vaetk.darcy._torch_solver",
     "trapezoid_weights": "vaetk.darcy._sources",
     "reference_solve": "vaetk.darcy._reference",
     # distributions

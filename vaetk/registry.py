@@ -40,9 +40,10 @@ from vaetk.errors import (
     PluginNotFoundError,
     PluginValidationError,
     VaetkDeprecationWarning,
+    VaetkWarning,
 )
 
-__all__ = ["GROUPS", "PluginGroup", "PluginInfo", "Registry", "registry"]
+__all__ = ["BUILTIN_DISTRIBUTION", "GROUPS", "DistributionProblem", "PluginGroup", "PluginInfo", "Registry", "registry"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,135 @@ class PluginInfo:
 
 
 def _normalise_dist(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return re.sub(r"[-_.]+", "-", str(name)).lower()
+
+
+BUILTIN_DISTRIBUTION = "vaetk"  # the distribution whose entry points are the built-in plugins (vaetk_plugins)
+
+
+def _is_builtin(distribution: str) -> bool:
+    return _normalise_dist(distribution) == BUILTIN_DISTRIBUTION
+
+
+@dataclass(frozen=True)
+class DistributionProblem:
+    """Installed plugin metadata that could not be used as is.
+
+    Attributes
+    ----------
+    distribution : str
+        The distribution's name (from its folder when ``METADATA`` has none).
+    location : str
+        Its ``*.dist-info``/``*.egg-info`` folder (or file, with a line number).
+    message : str
+        What is wrong and what happens because of it.
+    group : str or None
+        The entry-point group the problem concerns, when it can be told.
+    """
+
+    distribution: str
+    location: str
+    message: str
+    group: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.distribution} ({self.location}): {self.message}"
+
+
+@dataclass(frozen=True)
+class _ScannedDistribution:
+    name: str
+    version: str
+    entries: list[tuple[str, str, str]]  # (group, name, value)
+    groups: set[str]
+    problems: list[DistributionProblem]
+
+
+# What importlib.metadata.EntryPoint.load accepts: "module[.sub]:attr[.attr] [extras]".
+_ENTRY_POINT_VALUE = re.compile(r"^[\w.]+\s*(:\s*[\w.]+\s*)?(\[.*\]\s*)?$")
+
+
+def _parse_entry_points(text: str, where: str) -> tuple[list[tuple[str, str, str]], list[tuple[str, str | None]]]:
+    """Parse ``entry_points.txt`` strictly: ``(entries, [(problem, group or None), ...])``; bad lines are skipped
+    (and reported) instead of silently dropping the file, as importlib.metadata does for some mistakes."""
+    entries: list[tuple[str, str, str]] = []
+    problems: list[tuple[str, str | None]] = []
+    section: str | None = None
+    broken_header: int | None = None
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            if line.endswith("]") and line[1:-1].strip():
+                section, broken_header = line[1:-1].strip(), None
+            else:
+                section, broken_header = line.strip("[] \t"), lineno
+                problems.append((f"{where} line {lineno}: malformed section header {raw.strip()!r} (expected "
+                                 f"'[group]'); the entries under it are ignored", section or None))
+            continue
+        if section is None:
+            problems.append((f"{where} line {lineno}: {raw.strip()!r} is outside any '[group]' section; ignored",
+                             None))
+            continue
+        if broken_header is not None:
+            problems.append((f"{where} line {lineno}: entry {raw.strip()!r} ignored (under the malformed header of "
+                             f"line {broken_header})", section))
+            continue
+        name, sep, value = (part.strip() for part in line.partition("="))
+        if not sep or not name or not value or not _ENTRY_POINT_VALUE.match(value):
+            problems.append((f"{where} line {lineno}: malformed entry {raw.strip()!r} (expected "
+                             f"'name = module:attr'); ignored", section))
+            continue
+        entries.append((section, name, value))
+    return entries, problems
+
+
+def _scan_distributions() -> list[_ScannedDistribution]:
+    """Every installed distribution that declares vaetk plugins (first on sys.path wins, like importlib), read
+    defensively: nothing in one distribution's metadata can stop the others from being listed."""
+    out: list[_ScannedDistribution] = []
+    seen: set[str] = set()
+    for dist in metadata.distributions():
+        path = getattr(dist, "_path", None)
+        location = str(path) if path is not None else "<unknown location>"
+        try:
+            text = dist.read_text("entry_points.txt")
+        except Exception as exc:  # unreadable file: say so, go on
+            text = None
+            read_error: str | None = f"entry_points.txt is unreadable ({type(exc).__name__}: {exc}); ignored"
+        else:
+            read_error = None
+        if read_error is None and (not text or "vaetk." not in text):
+            continue
+        problems: list[DistributionProblem] = []
+        try:  # .get: importlib_metadata (the backport, once imported) raises KeyError for a missing field
+            meta = dist.metadata
+            name, version = meta.get("Name"), meta.get("Version")
+        except Exception as exc:
+            name = version = None
+            problems.append(DistributionProblem("?", location, f"METADATA is unreadable ({type(exc).__name__}: "
+                                                               f"{exc})"))
+        stem_name = getattr(dist, "_normalized_name", None)
+        if not isinstance(name, str) or not name.strip():
+            fallback = stem_name or (path.name.split("-")[0] if path is not None else "<unknown distribution>")
+            problems.append(DistributionProblem(
+                str(fallback), location,
+                f"its METADATA has no Name; its plugins are listed under {fallback!r} (from the folder name). "
+                "Reinstall the package to repair its metadata."))
+            name = str(fallback)
+        key = _normalise_dist(stem_name or name)
+        if key in seen:  # the same distribution seen twice on sys.path: the first one is the one importlib uses
+            continue
+        seen.add(key)
+        entries: list[tuple[str, str, str]] = []
+        if read_error is not None:
+            problems.append(DistributionProblem(name, location, read_error))
+        else:
+            entries, bad = _parse_entry_points(text or "", f"{location}/entry_points.txt")
+            problems += [DistributionProblem(name, location, message, group) for message, group in bad]
+        out.append(_ScannedDistribution(name, str(version or ""), entries, {g for g, _, _ in entries}, problems))
+    return out
 
 
 def _load_base(spec: GroupSpec) -> type:
@@ -120,6 +249,8 @@ class PluginGroup:
         self._entry_points: dict[str, list[tuple[PluginInfo, metadata.EntryPoint]]] | None = None
         self._registered: dict[str, tuple[PluginInfo, Any]] = {}
         self._loaded: dict[tuple[str, str], Any] = {}
+        self._problems: list[DistributionProblem] = []
+        self._warned_shadow: set[str] = set()
         self.aliases: dict[str, str] = {}  # deprecated name -> current name
 
     # -- metadata ---------------------------------------------------------------------------------------------
@@ -130,6 +261,8 @@ class PluginGroup:
     def refresh(self) -> None:
         """Forget cached metadata and loaded classes (after installing or removing a plugin package)."""
         self._entry_points = None
+        self._problems = []
+        self._warned_shadow.clear()
         self._loaded.clear()
 
     def _installed(self) -> dict[str, list[tuple[PluginInfo, metadata.EntryPoint]]]:
@@ -137,19 +270,41 @@ class PluginGroup:
             return {}
         if self._entry_points is None:
             found: dict[str, list[tuple[PluginInfo, metadata.EntryPoint]]] = {}
-            seen: set[tuple[str, str, str]] = set()
-            for ep in metadata.entry_points(group=self.spec.entry_point_group):
-                dist = getattr(ep, "dist", None)
-                dist_name = dist.metadata["Name"] if dist is not None else "<unknown distribution>"
-                version = dist.version if dist is not None else ""
-                key = (ep.name, _normalise_dist(dist_name), ep.value)
-                if key in seen:  # the same distribution seen twice on sys.path
-                    continue
-                seen.add(key)
-                info = PluginInfo(ep.name, self.spec.key, ep.value, dist_name, version)
-                found.setdefault(ep.name, []).append((info, ep))
+            problems: list[DistributionProblem] = []
+            for dist in _scan_distributions():
+                # A problem of no particular group concerns the groups the distribution declares (all of them
+                # when it declares none that could be read); Registry.problems() removes the repeats.
+                mine = self.spec.entry_point_group in dist.groups or not dist.groups
+                problems += [p for p in dist.problems if p.group == self.spec.entry_point_group
+                             or (p.group is None and mine)]
+                for group, name, value in dist.entries:
+                    if group != self.spec.entry_point_group:
+                        continue
+                    info = PluginInfo(name, self.spec.key, value, dist.name, dist.version)
+                    found.setdefault(name, []).append((info, metadata.EntryPoint(name=name, value=value, group=group)))
             self._entry_points = found
+            self._problems = problems
         return self._entry_points
+
+    def problems(self) -> list[DistributionProblem]:
+        """Installed metadata of this group that could not be used as is (read without importing plugin code):
+        a distribution without a ``Name``, a malformed line of an ``entry_points.txt``, an unreadable file."""
+        self._installed()
+        return list(self._problems) if self.discover else []
+
+    def shadowed(self) -> list[tuple[PluginInfo, list[PluginInfo]]]:
+        """Built-in plugins whose name another distribution also provides: ``[(builtin, [shadowing, ...])]``.
+
+        The built-in wins whenever no provider is given (so runs recorded with a built-in name keep meaning the
+        built-in); the others are reachable with ``provider=``.
+        """
+        out = []
+        for pairs in self._installed().values():
+            builtin = [info for info, _ in pairs if _is_builtin(info.distribution)]
+            others = [info for info, _ in pairs if not _is_builtin(info.distribution)]
+            if builtin and others:
+                out.append((builtin[0], others))
+        return sorted(out, key=lambda item: item[0].name)
 
     def entries(self) -> list[PluginInfo]:
         """Every plugin of the group (duplicates included), sorted by name. Never imports plugin code."""
@@ -192,6 +347,22 @@ class PluginGroup:
                 )
         if not candidates:
             raise PluginNotFoundError(self._not_found_message(name))
+        if len(candidates) > 1 and provider is None:
+            builtin = [c for c in candidates if _is_builtin(c[0].distribution)]
+            if len(builtin) == 1:
+                # A third-party plugin shadows a built-in name: the built-in wins, so configs and runs recorded
+                # with that name keep meaning what they meant; the other is reachable with provider=.
+                if name not in self._warned_shadow:
+                    self._warned_shadow.add(name)
+                    others = "; ".join(info.provenance for info, _ in candidates if info is not builtin[0][0])
+                    warnings.warn(
+                        f"The {self.spec.kind} name {name!r} is built into vaetk and also provided by {others}; "
+                        f"using the built-in. To use the other, pick it with `provider = \"<distribution>\"` in "
+                        f"the config (or provider= in Python); `vaetk plugins list` flags every such name.",
+                        VaetkWarning,
+                        stacklevel=4,
+                    )
+                return builtin[0]
         if len(candidates) > 1:
             lines = "; ".join(info.provenance for info, _ in candidates)
             raise PluginConflictError(
@@ -208,9 +379,15 @@ class PluginGroup:
     def _not_found_message(self, name: str) -> str:
         names = self.names()
         hint = did_you_mean(name, names, n=3)
+        problems = self.problems()
+        note = (
+            f" Note: {len(problems)} problem(s) in installed plugin metadata may hide plugins of this group "
+            f"(first: {problems[0]}); `vaetk plugins list` lists them all." if problems else ""
+        )
         return (
             f"Unknown {self.spec.kind} {name!r}.{hint} {self._available()} Plugins come from the "
             f"{self.spec.entry_point_group!r} entry-point group; see `vaetk plugins list --group {self.spec.key}`."
+            + note
         )
 
     def get(self, name: str, *, provider: str | None = None) -> Any:
@@ -243,10 +420,14 @@ class PluginGroup:
         if info.distribution != IN_PROCESS:
             try:
                 obj = target.load()
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: B036 - SystemExit & co. at import must not end the caller
+                cause = (f"it called sys.exit({exc.code!r}) while being imported" if isinstance(exc, SystemExit)
+                         else f"{type(exc).__name__}: {exc}")
                 raise PluginLoadError(
                     f"{self.spec.kind.capitalize()} {info.name!r} ({info.provenance}) failed to import: "
-                    f"{type(exc).__name__}: {exc}. Run `vaetk plugins check {info.name}` for details, "
+                    f"{cause}. Run `vaetk plugins check {info.name}` for details, "
                     f"or reinstall/upgrade {info.distribution}."
                 ) from exc
         else:
@@ -352,6 +533,13 @@ class Registry:
     def refresh(self) -> None:
         for group in self._groups.values():
             group.refresh()
+
+    def problems(self) -> list[DistributionProblem]:
+        """Problems in installed plugin metadata, across every group, without duplicates (see PluginGroup.problems)."""
+        out: list[DistributionProblem] = []
+        for group in self._groups.values():
+            out += [p for p in group.problems() if p not in out]
+        return out
 
     @contextlib.contextmanager
     def isolated(self) -> Iterator[Registry]:

@@ -8,7 +8,6 @@ from vaetk.errors import ConfigError
 from vaetk.sweeps._grid import apply_overrides, expand_trials
 from vaetk.sweeps._reproduce import SECTIONS, load_section
 
-
 SCALES = [(section, scale) for section in SECTIONS for scale in ("cpu", "paper", "cpu_slow", "cpu_beta1")
           if scale in ("cpu", "paper") or section in ("5.2", "5.3")]
 
@@ -44,3 +43,21 @@ def test_unknown_section_and_scale():
         load_section("5.4", "cpu")
     with pytest.raises(ConfigError, match="no scale 'gpu'"):
         load_section("6", "gpu")
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_smoke_keeps_the_scale_and_shrinks_only_the_run(section):
+    from vaetk.training import parse_experiment
+
+    full, smoke = load_section(section, "paper"), load_section(section, "paper", smoke=True)
+    assert (smoke.scale, smoke.data_scale, smoke.seeds) == ("paper_smoke", "paper_smoke", 1)
+    for a, b in zip(full.studies, smoke.studies, strict=True):
+        assert a.grid == b.grid and b.dataset["split"] == {"train": 128, "test": 64}
+        assert {k: v for k, v in a.dataset.items() if k != "split"} == {k: v for k, v in b.dataset.items()
+                                                                       if k != "split"}
+        full_cfg = parse_experiment(apply_overrides(a.experiment, {"data.path": "x.zarr"}))
+        smoke_cfg = parse_experiment(apply_overrides(b.experiment, {"data.path": "x.zarr"}))
+        # the same model, prior and schedule kind: only the length of the run changes
+        assert smoke_cfg.model == full_cfg.model and smoke_cfg.schedule_kind == full_cfg.schedule_kind
+        assert smoke_cfg.training.epochs == 2 < full_cfg.training.epochs
+        assert smoke_cfg.schedule_config.reconstruction_epochs < 2

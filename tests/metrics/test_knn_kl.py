@@ -190,3 +190,35 @@ def test_bad_input_errors() -> None:
             knn_kl_divergence(**kwargs)
     with pytest.raises(DataError, match="only 19 reference points"):
         knn_distances(x, k=20)
+
+
+SCALES = [1e-200, 1e-160, 1e-100, 1e-10, 1e10, 1e100, 1e150, 1e154]
+
+
+@pytest.mark.parametrize("estimator", ["wkv", "wkv_eps1"])
+@pytest.mark.parametrize("backend", ["native", "scipy"])
+def test_estimate_does_not_depend_on_the_scale(backend: str, estimator: str) -> None:
+    # Issue 15: at 1e154 the squared distances overflowed (NaN), at 1e-160 they were subnormal (biased), at 1e-200
+    # they were 0 (a duplicate-rows error listing no rows). The data are rescaled internally by a power of two,
+    # so a power-of-two scale gives the same bits and a decimal scale the same value up to the rounding of
+    # x * scale itself: |difference| <= 1e-12 (a few ulps of the per-sample log terms; observed <= 3e-16).
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((500, 2)), rng.standard_normal((400, 2)) + [0.2, 0.0]
+    want = knn_kl_divergence(x, y, estimator=estimator, backend=backend)
+    for scale in SCALES:
+        got = knn_kl_divergence(x * scale, y * scale, estimator=estimator, backend=backend)
+        assert abs(got - want) <= 1e-12, (scale, got, want)
+    for power in (-700, -510, 510, 1000):
+        s = 2.0 ** power
+        assert knn_kl_divergence(x * s, y * s, estimator=estimator, backend=backend) == want
+    np.testing.assert_allclose(knn_distances(x * 1e154, k=3, backend=backend) / 1e154, knn_distances(x, k=3),
+                               rtol=0, atol=1e-14)  # rounding of x * 1e154, relative to |x| ~ 1
+
+
+def test_unresolvable_distances_are_an_error_that_says_so() -> None:
+    # Distinct points 1e-170 apart next to a point at magnitude 1: no double can hold their squared distance.
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((50, 2)) * 1e-170, rng.standard_normal((40, 2)) * 1e-170
+    x[0] = [1.0, 1.0]
+    with pytest.raises(DataError, match="distinct points are closer than double precision can resolve"):
+        knn_kl_divergence(x, y)

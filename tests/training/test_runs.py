@@ -37,7 +37,7 @@ n_threads = 1
 detector_reg_tol = 1e-6
 [schedule]
 kind = "klushyn"
-reconstruction_epochs = 2
+reconstruction_epochs = {recon}
 beta0 = 1e-3
 nu = 0.05
 [semi_supervised]
@@ -59,7 +59,8 @@ def store(tmp_path_factory):
 
 
 def write_experiment(folder: Path, store: Path, epochs: int = 4, **replace: str) -> Path:
-    text = EXPERIMENT.format(store=store, epochs=epochs)
+    # the reconstruction phase must end before the run does (an error otherwise)
+    text = EXPERIMENT.format(store=store, epochs=epochs, recon=min(2, epochs - 1))
     for old, new in replace.items():
         text = text.replace(old, new)
     path = folder / "experiment.toml"
@@ -182,7 +183,7 @@ def test_run_directory_protection(tmp_path, store, capsys):
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
 
     assert main(["train", str(exp), "--out", str(run), "--no-progress"]) == 1
-    assert "already holds this run. Pass --resume" in capsys.readouterr().err
+    assert "already holds this run (1 epochs). Pass --resume" in capsys.readouterr().err
     other = write_experiment(tmp_path, store, epochs=1, **{"lr = 3e-3": "lr = 1e-3"})
     assert main(["train", str(other), "--out", str(run), "--resume", "--no-progress"]) == 1
     err = capsys.readouterr().err
@@ -283,7 +284,7 @@ def test_presets_load_and_resolve():
         resolve_component("priors", config.model.prior, path="model.prior")
     assert load_experiment("semi_supervised").semi_supervised.n_labels == 8
     assert load_experiment("mixture_hierarchical").model.prior["name"] == "hierarchical"
-    with pytest.raises(ConfigError, match="neither an experiment file nor a preset. Did you mean 'mixture_plain'"):
+    with pytest.raises(ConfigError, match="is not an experiment preset. Did you mean 'mixture_plain'"):
         load_experiment("mixture_plane")
 
 

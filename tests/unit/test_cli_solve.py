@@ -26,7 +26,7 @@ def kle_cache(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_solve_prints_a_summary_with_timings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["solve", "--n", "17", "--n-samples", "3", "--threads", "1"]) == 0
     out = capsys.readouterr().out
-    assert "3 KLE2 samples on a 17 x 17 grid, conservative scheme, solver 'native', 1 thread(s)" in out
+    assert "3 KLE2 samples on a 17 x 17 grid, conservative scheme, solver 'native' on cpu, 1 thread(s)" in out
     for label in ("per sample", "residual max", "mass balance max", "iterations"):
         assert label in out
 

@@ -79,8 +79,9 @@ def test_names_that_moved_to_vaetk_data_are_still_reachable_from_vaetk_darcy() -
     import vaetk.darcy
     import vaetk.data
 
-    assert set(vaetk.data.__all__) <= set(vaetk.darcy.__all__)
-    for name in vaetk.data.__all__:
+    moved = {"generate", "GenerationConfig", "describe_store", "open_store", "export_hdf5", "DarcyDataset"}
+    assert moved <= set(vaetk.data.__all__) and moved <= set(vaetk.darcy.__all__)
+    for name in moved:  # names added to vaetk.data later have no old home to keep
         assert getattr(vaetk.darcy, name) is getattr(vaetk.data, name), name
     from vaetk.darcy import DarcyDataset, generate  # the old spelling
 

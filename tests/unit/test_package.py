@@ -71,6 +71,51 @@ def test_effective_n_threads_rejects(bad: object) -> None:
         effective_n_threads(bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("n_threads", [9, 100_000, 10**12])
+def test_absurd_thread_counts_are_rejected_with_the_range(n_threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenMP runtimes segfault on absurd team sizes (issue 15): more than 4x the CPUs is an error, not a crash.
+    monkeypatch.setattr("vaetk._threads.available_cpus", lambda: 2)
+    with pytest.raises(ConfigError, match=rf"'n_threads' parameter \({n_threads}\) is out of range: this process "
+                                          r"may run on 2 CPU\(s\), .* between 1 and 8"):
+        effective_n_threads(n_threads)
+    assert effective_n_threads(8) == (8 if vaetk.build_info()["openmp"] else 1)  # oversubscribing a little: fine
+
+
+@pytest.mark.parametrize(("value", "problem"), [("1000000", r"\(1000000\) is out of range"),
+                                                ("abc", "is not a positive thread count"),
+                                                ("0", "is not a positive thread count"),
+                                                ("-4", "is not a positive thread count")])
+def test_bad_omp_num_threads_is_an_error_naming_the_variable(value: str, problem: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("vaetk._threads.available_cpus", lambda: 2)
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    with pytest.raises(ConfigError, match=rf"environment variable OMP_NUM_THREADS .*{problem}.*between 1 and 8"):
+        effective_n_threads(None)
+    assert effective_n_threads(1) == 1  # an explicit count does not read the variable
+
+
+@pytest.mark.parametrize(("args", "env", "where"), [
+    (["--threads", "1000000"], {}, "The --threads option (1000000) is out of range"),
+    ([], {"OMP_NUM_THREADS": "1000000"}, "The environment variable OMP_NUM_THREADS (1000000) is out of range"),
+])
+def test_solve_with_absurd_threads_fails_cleanly_not_with_a_segfault(args: list[str], env: dict[str, str],
+                                                                     where: str) -> None:
+    import os
+
+    out = subprocess.run([sys.executable, "-m", "vaetk", "solve", "--n", "17", "--n-samples", "2", *args],
+                         capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert where in out.stderr and "between 1 and" in out.stderr
+
+
+def test_solve_with_absurd_n_threads_argument() -> None:
+    code = ("import numpy as np\nfrom vaetk.darcy import solve\n"
+            "try:\n    solve(np.ones((2, 17, 17)), n_threads=100000)\n"
+            "except ValueError as exc:\n    print('error:', exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "'n_threads' parameter (100000) is out of range" in out.stdout, out.stderr
+
+
 def test_cli_info(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info"]) == 0
     out = capsys.readouterr().out

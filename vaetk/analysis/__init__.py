@@ -31,8 +31,8 @@ from vaetk.analysis.rotation import (
     rotation_scan,
 )
 from vaetk.analysis.sensitivity import (
-    bootstrap_angles,
     SensitivityResult,
+    bootstrap_angles,
     darcy_generator,
     darcy_sensitivity,
     plot_sensitivity,

@@ -3,13 +3,14 @@
 Each subcommand lives in its own module exposing ``HELP``, ``populate_parser(parser)`` and ``run(args) -> int``;
 heavy imports (torch, plugins) happen inside ``run`` so ``vaetk --help`` stays instant. Exit codes: 0 success,
 1 a user error (config, plugin, data, missing build feature; message on stderr, traceback only with --debug),
-2 a usage error (argparse), 130 interrupted.
+2 a usage error (argparse), 130 interrupted, 141 output closed early (``vaetk ... | head``; nothing printed).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -35,12 +36,22 @@ COMMANDS = {
 }
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("vaetk")
+    except metadata.PackageNotFoundError:  # a source tree that is not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vaetk", allow_abbrev=False,
         description="Physical-field datasets, disentangling VAEs and disentanglement metrics.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    parser.add_argument("--version", action="version", version=f"vaetk {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         try:
@@ -73,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vaetk {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`vaetk plugins list | head`): end quietly. Python would report the failed flush
+        # of stdout at exit, so point stdout at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

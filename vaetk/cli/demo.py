@@ -62,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
     training, semi = config.training, config.semi_supervised
     config = replace(config, training=replace(training, seed=args.seed, epochs=args.epochs or training.epochs),
                      semi_supervised=replace(semi, n_labels=semi.n_labels if args.labels is None else args.labels))
+    recon = int(config.schedule.get("reconstruction_epochs", 0))
+    if args.epochs and recon >= args.epochs:  # keep the phase's share, or beta would stay 0 for the whole run
+        shorter = recon * args.epochs // training.epochs
+        print(f"      --epochs {args.epochs} is within the preset's {recon}-epoch reconstruction phase; "
+              f"shortening that phase to {shorter} epoch(s) (the same share of the run)")
+        config = replace(config, schedule={**config.schedule, "reconstruction_epochs": shorter})
     run_dir = out / "run"
     print(f"[2/3] training a semi-supervised VAE ({config.semi_supervised.n_labels} labels of 512, "
           f"{config.training.epochs} epochs) -> {run_dir}")

@@ -41,6 +41,22 @@ def _load(path: Path, what: str) -> Any:
         raise DataError(f"{what}: {str(path)!r} is not a readable .npy/.npz file ({exc}).") from None
 
 
+def _read(store: Any, name: str, where: str) -> Any:
+    """One array of an .npz; an object array (ragged lists, mixed types) is a DataError, not a traceback."""
+    from vaetk.errors import DataError
+
+    try:
+        return store[name]
+    except ValueError as exc:  # numpy refuses object arrays with allow_pickle=False
+        raise DataError(
+            f"{where}: array {name!r} holds Python objects, not numbers ({exc}); this is what np.savez writes for "
+            "ragged lists or mixed types. Save a numeric (n, d) array, e.g. np.asarray(rows, dtype=float) after "
+            "making every row the same length."
+        ) from None
+    except (OSError, EOFError, KeyError) as exc:  # a damaged member of the archive
+        raise DataError(f"{where}: array {name!r} cannot be read ({type(exc).__name__}: {exc}).") from None
+
+
 def _pick(store: Any, key: str | None, defaults: tuple[str, ...], where: str, exclude: set[str]) -> tuple[Any, str]:
     from vaetk._validation import did_you_mean
     from vaetk.errors import DataError
@@ -52,19 +68,19 @@ def _pick(store: Any, key: str | None, defaults: tuple[str, ...], where: str, ex
         if key not in names:
             hint = did_you_mean(key, names)
             raise DataError(f"{where}: no array {key!r}.{hint} Arrays: {', '.join(names)}.")
-        return store[key], key
+        return _read(store, key, where), key
     for name in defaults:
         if name in names:
-            return store[name], name
+            return _read(store, name, where), name
     others = [n for n in names if n not in exclude]
     if len(others) == 1:
-        return store[others[0]], others[0]
+        return _read(store, others[0], where), others[0]
     raise DataError(f"{where}: cannot tell which array to use among {', '.join(names)}; name it "
                     f"({'--latents-key' if defaults is _LATENT_KEYS else '--factors KEY'}).")
 
 
 def run(args: argparse.Namespace) -> int:
-    from vaetk.errors import ConfigError
+    from vaetk.errors import ConfigError, PluginError, PluginNotFoundError
     from vaetk.metrics import evaluate_metric
     from vaetk.registry import registry
 
@@ -87,12 +103,19 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics:
         names = [m.strip() for m in args.metrics.split(",") if m.strip()]
         skip_inapplicable = False
+        unknown = [n for n in names if n not in group and n not in group.aliases]
+        if unknown:  # a typo is a usage error, found before anything is computed
+            raise PluginNotFoundError(group._not_found_message(unknown[0]))
     else:
         names = group.names()
         skip_inapplicable = True
-    results, notes = [], []
+    results, notes, failed = [], [], []
     for name in names:
-        cls = group.get(name)
+        try:
+            cls = group.get(name)
+        except PluginError as exc:  # a broken plugin is reported; the other metrics still run
+            failed.append(f"{name}: failed to load: {exc}")
+            continue
         dz = latents.shape[1] if latents.ndim == 2 else None
         s = factors.shape[1] if factors.ndim == 2 else None
         if skip_inapplicable and cls.same_dims and dz != s:
@@ -111,9 +134,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r.name:<{width}}  {key:<16} {value:>10.4f}{extra}")
     for note in notes:
         print(note, file=sys.stderr)
+    for failure in failed:
+        print(f"vaetk evaluate-latents: metric {failure}", file=sys.stderr)
     if args.json:
         payload = {"latents": f"{latents_path}:{lkey}", "factors": factors_from, "seed": args.seed,
-                   "n_bootstrap": args.bootstrap, "results": [r.to_dict() for r in results], "skipped": notes}
+                   "n_bootstrap": args.bootstrap, "results": [r.to_dict() for r in results], "skipped": notes,
+                   "failed": failed}
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
         print(f"wrote {args.json}")
-    return 0
+    return 1 if failed else 0

@@ -18,7 +18,12 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
         description="Generate a Darcy dataset store. CONFIG is a TOML file or a preset name "
         "(kle2_standard_normal, kle2_shifted_gaussian, kle2_gaussian_mixture).",
     )
-    p.add_argument("config", metavar="CONFIG", help="TOML file or preset name")
+    p.add_argument("config", metavar="CONFIG", nargs="?",
+                   help="TOML file (a path with a suffix or folder) or a preset: NAME or preset:NAME; with --resume "
+                   "it may be left out to finish or repair the store with the configuration it records")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a dotted key of the configuration (repeatable), e.g. --set n=129 "
+                        "--set kle.length_scale=0.2")
     p.add_argument("--out", required=True, metavar="DIR.zarr", help="the store directory to write")
     p.add_argument("--n-samples", type=int, metavar="N", help="samples per split (overrides the config's [split])")
     p.add_argument("--n", dest="n_samples", type=int, metavar="N", action=DeprecatedAlias, replacement="--n-samples",
@@ -30,6 +35,12 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
         help="root seed (default: random and recorded; stored one with --resume)",
     )
     p.add_argument("--shard-size", type=int, metavar="K", help="samples per shard (default 256)")
+    p.add_argument(
+        "--device",
+        metavar="DEVICE",
+        help="solve with the torch solver on this device: cpu, cuda, cuda:N or auto (overrides the config's "
+        "device; the config's solver must be auto or torch; with a GPU, --workers defaults to 1)",
+    )
     add_execution_options(
         p,
         workers_default=None,
@@ -40,7 +51,9 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
         tasks="shard tasks",
     )
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true", help="finish an interrupted store")
+    mode.add_argument("--resume", action="store_true",
+                      help="finish an interrupted store, or repair a damaged one (regenerates every shard that is "
+                      "missing or fails its checksums, and says which it repaired)")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
@@ -49,8 +62,25 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from vaetk.data import describe_store, generate
 
+    config = args.config
+    if config is None and not args.resume:
+        from vaetk.errors import ConfigError
+
+        raise ConfigError("CONFIG is required (a preset or a TOML file), except with --resume, which reads the "
+                          "store's recorded configuration: vaetk generate darcy --out DIR.zarr --resume.")
+    if config is None and args.overrides:
+        from vaetk.errors import ConfigError
+
+        raise ConfigError("--set changes a configuration; give CONFIG with it (a resumed store keeps its own).")
+    if args.overrides:
+        from vaetk.data._generate import GenerationConfig, load_config
+        from vaetk.sweeps import apply_overrides, parse_set_options
+
+        overrides = parse_set_options(args.overrides)
+        table = apply_overrides(load_config(args.config).to_dict(), overrides)
+        config = GenerationConfig.from_dict(table, path=str(args.config))
     info = generate(
-        args.config,
+        config,
         args.out,
         n_samples=args.n_samples,
         seed=args.seed,
@@ -61,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
         n_workers=args.workers,
         n_threads=args.threads,
         progress=not args.no_progress,
+        device=args.device,
     )
+    if info.repaired:
+        print(f"repaired: regenerated the damaged shard(s) "
+              + "; ".join(f"{split} {shards}" for split, shards in info.repaired.items())
+              + " (their data no longer matched the checksums recorded when they were written)")
     print(describe_store(info.path))
     return 0

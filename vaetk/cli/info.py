@@ -11,6 +11,9 @@ HELP = "show version, build flags (OpenMP, CUDA) and threads; with STORE, summar
 
 def populate_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", nargs="?", help="a dataset store (DIR.zarr) to summarise instead")
+    parser.add_argument("--verify", action="store_true",
+                        help="with STORE: read every shard and check it against the checksums recorded when it was "
+                        "written; list the damaged ones and exit with status 1 if there are any")
 
 
 def _version(dist: str) -> str:
@@ -43,9 +46,15 @@ def environment_lines() -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     if args.store:
-        from vaetk.data import describe_store
+        from vaetk.data._store import _describe, open_store, verify_store
 
-        print(describe_store(args.store))
-        return 0
+        info = open_store(args.store)
+        damaged = verify_store(info) if args.verify else None
+        print(_describe(info, damaged))
+        return 1 if damaged else 0
+    if args.verify:
+        from vaetk.errors import ConfigError
+
+        raise ConfigError("--verify needs a STORE: vaetk info DIR.zarr --verify.")
     print("\n".join(environment_lines()))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from vaetk.registry import GROUPS, registry
 
@@ -25,17 +26,51 @@ def _groups(key: str | None) -> list:
     return [registry.group(key)] if key else registry.groups()
 
 
+def _shadowed(groups: list) -> dict[tuple[str, str, str], str]:
+    """``{(group, name, distribution): note}`` for built-in names another distribution also provides."""
+    notes = {}
+    for group in groups:
+        for builtin, others in group.shadowed():
+            names = ", ".join(f"{o.distribution} {o.version}".rstrip() for o in others)
+            notes[(group.spec.key, builtin.name, builtin.distribution)] = f"built-in; used by default (also in {names})"
+            for other in others:
+                notes[(group.spec.key, other.name, other.distribution)] = (
+                    f"SHADOWS the built-in {group.spec.kind} {other.name!r}: not used unless picked with "
+                    f"provider = \"{other.distribution}\"")
+    return notes
+
+
+def _problems(groups: list) -> list:
+    out: list = []
+    for group in groups:
+        out += [p for p in group.problems() if p not in out]
+    return out
+
+
 def _list(args: argparse.Namespace) -> int:
-    entries = [info for group in _groups(args.group) for info in group.entries()]
+    groups = _groups(args.group)
+    notes = _shadowed(groups)
+    problems = _problems(groups)
+    entries = [info for group in groups for info in group.entries()]
     if args.json:
-        print(json.dumps([{"group": i.group, "name": i.name, "value": i.value, "distribution": i.distribution,
-                           "version": i.version} for i in entries], indent=2))
+        rows = [{"group": i.group, "name": i.name, "value": i.value, "distribution": i.distribution,
+                 "version": i.version, "note": notes.get((i.group, i.name, i.distribution), "")} for i in entries]
+        print(json.dumps(rows, indent=2))
+        if problems:
+            print(json.dumps({"problems": [str(p) for p in problems]}, indent=2), file=sys.stderr)
         return 0
-    for group in _groups(args.group):
+    for group in groups:
         infos = group.entries()
         print(f"{group.spec.entry_point_group} ({len(infos)})")
         for info in infos:
-            print(f"  {info.name:<22} {info.value:<58} {info.distribution} {info.version}")
+            note = notes.get((group.spec.key, info.name, info.distribution))
+            flag = "  ⚠ " + note if note and not note.startswith("built-in") else ""
+            print(f"  {info.name:<22} {info.value:<58} {info.distribution} {info.version}{flag}".rstrip())
+    if problems:
+        print(f"\n{len(problems)} problem(s) in installed plugin metadata (the plugins concerned may be missing "
+              "from the list above):", file=sys.stderr)
+        for problem in problems:
+            print(f"  ✘ {problem}", file=sys.stderr)
     return 0
 
 
@@ -43,6 +78,10 @@ def _check(args: argparse.Namespace) -> int:
     from vaetk.testing import check_plugin
 
     failed = checked = 0
+    notes = _shadowed(_groups(args.group))
+    for problem in [] if args.name else _problems(_groups(args.group)):  # metadata problems: whole-install check
+        failed += 1
+        print(f"✘ installed metadata: {problem}")
     for group in _groups(args.group):
         for info in group.entries():
             if args.name and info.name != args.name:
@@ -61,9 +100,12 @@ def _check(args: argparse.Namespace) -> int:
                 continue
             results = check_plugin(plugin, fast_only=not args.all)
             bad = [r for r in results if not r.passed]
-            failed += bool(bad)
-            mark = "✘" if bad else "✔"
+            shadows = notes.get((group.spec.key, info.name, info.distribution), "").startswith("SHADOWS")
+            failed += bool(bad) or shadows
+            mark = "✘" if bad or shadows else "✔"
             print(f"{mark} {label}: {len(results) - len(bad)}/{len(results)} checks passed")
+            if shadows:
+                print(f"    ✘ name: {notes[(group.spec.key, info.name, info.distribution)]}")
             for r in bad:
                 print(f"    ✘ {r.check}: {r.message}")
                 if args.debug:

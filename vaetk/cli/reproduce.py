@@ -25,6 +25,11 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
                           threads_default=1, threads_help="threads each trial may use (default 1)", tasks="trials")
     add_threads_per_trial_alias(parser)
     parser.add_argument("--threshold", type=float, default=None, help="S_D threshold for 'disentangled'")
+    parser.add_argument("--smoke", action="store_true",
+                        help="check the scale's path end to end in minutes: 1 seed, 2 epochs, 128 training samples "
+                             "(results are meaningless; written to <scale>_smoke folders)")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="K",
+                        help="train up to K seeds of a setting at once as one batched model (a GPU; default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -36,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
                        workers=args.workers,
                        threads_per_trial=args.threads, scheduler=args.scheduler,
                        threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, smoke=args.smoke,
+                       ensemble=args.ensemble)
     print(report.read_text(), end="")
     print(f"wrote {report}")
     return 0

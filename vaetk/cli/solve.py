@@ -60,13 +60,14 @@ class SolveSummary:
     zero_mean_max: float
     pressure_min: float
     pressure_max: float
+    device: str = "cpu"
 
     def lines(self) -> list[str]:
         """Human-readable summary, one item per line."""
         tol = f" (tol {self.tol:.0e})" if self.tol else " (direct solver)"
         return [
             f"{self.n_samples} KLE{self.n_modes} samples on a {self.n_grid} x {self.n_grid} grid, {self.scheme} "
-            f"scheme, solver {self.solver!r}, {self.threads} thread(s), seed {self.seed}",
+            f"scheme, solver {self.solver!r} on {self.device}, {self.threads} thread(s), seed {self.seed}",
             f"  KLE basis          {self.basis_seconds:8.3f} s",
             f"  theta -> K         {self.permeability_seconds * 1e3:8.2f} ms for the batch",
             f"  solve + velocity   {self.solve_seconds * 1e3:8.2f} ms for the batch",
@@ -88,6 +89,7 @@ def solve_summary(
     scheme: str = "conservative",
     solver: str = "auto",
     n_threads: int | None = None,
+    device: str | None = None,
     tol: float | None = None,
 ) -> SolveSummary:
     """Solve ``n_samples`` KLE Darcy problems (the paper's wells, theta ~ N(0, I)) and measure it.
@@ -123,6 +125,11 @@ def solve_summary(
     check_param(is_int(n_samples, 1), "n_samples", "an int >= 1", n_samples, owner)
     check_param(is_int(seed, 0), "seed", "an int >= 0", seed, owner)
     threads = effective_n_threads(n_threads)
+    from vaetk._memory import check_memory, darcy_solve_bytes  # before anything is allocated (issue 15)
+
+    check_memory(darcy_solve_bytes(n_grid, n_samples, n_modes),
+                 f"solving {n_samples} sample(s) on a {n_grid} x {n_grid} grid",
+                 "Use a smaller grid (--n) or fewer samples (--n-samples).")
 
     start = time.perf_counter()
     basis = kle_basis(n_grid, n_modes=n_modes)
@@ -133,7 +140,8 @@ def solve_summary(
     K = basis.permeability(theta)
     permeability_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    fields, info = solve(K, scheme=scheme, solver=solver, n_threads=threads, tol=tol, return_info=True)
+    fields, info = solve(K, scheme=scheme, solver=solver, n_threads=threads, tol=tol, return_info=True,
+                         device=device)
     solve_seconds = time.perf_counter() - start
 
     return SolveSummary(
@@ -143,7 +151,7 @@ def solve_summary(
         iterations_mean=float(info.iterations.mean()), iterations_max=int(info.iterations.max()), tol=info.tol,
         residual_max=float(info.residual.max()), mass_balance_max=float(info.mass_balance.max()),
         zero_mean_max=float(info.zero_mean.max()), pressure_min=float(fields[:, 0].min()),
-        pressure_max=float(fields[:, 0].max()),
+        pressure_max=float(fields[:, 0].max()), device=info.device,
     )
 
 
@@ -161,11 +169,17 @@ def add_solve_arguments(parser: argparse.ArgumentParser, *, n_samples: int = 64)
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="threads for the kernels (default: OMP_NUM_THREADS or all CPUs; -1 all)")
     parser.add_argument("--tol", type=float, default=None, help="relative residual of iterative solvers")
+    parser.add_argument("--device", default=None, metavar="DEVICE",
+                        help="solve with the torch solver on this device: cpu, cuda, cuda:N or auto (default: the "
+                             "native CPU solver)")
 
 
 def summary_from_args(args: argparse.Namespace) -> SolveSummary:
+    from vaetk._threads import effective_n_threads
+
+    effective_n_threads(args.threads, source="--threads")  # an absurd count is an error naming the flag
     return solve_summary(args.n_grid, args.n_samples, seed=args.seed, scheme=args.scheme, solver=args.solver,
-                         n_threads=args.threads, tol=args.tol)
+                         n_threads=args.threads, tol=args.tol, device=args.device)
 
 
 def populate_parser(parser: argparse.ArgumentParser) -> None:

@@ -1,9 +1,9 @@
-"""``vaetk sweep EXPERIMENT --seeds N [--set KEY=VALUE ...] [--workers N] [--threads N] [--scheduler ADDR|local]``."""
+"""``vaetk sweep EXPERIMENT --seeds N [--set KEY=VALUE ...] [--workers N] [--threads N] [--scheduler ADDR|local]
+[--ensemble K]``."""
 
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 
 from vaetk.cli._options import DeprecatedAlias, add_execution_options, add_threads_per_trial_alias
@@ -29,23 +29,10 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
                         help="trial function (default: train with vaetk's trainer, then evaluate metrics)")
     parser.add_argument("--seed-key", dest="seed_keys", action="append", default=None, metavar="KEY",
                         help="dotted key set to each trial's seed (repeatable; default training.seed)")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="K",
+                        help="train up to K seeds of a setting at once in one process, as one batched model (each "
+                             "still its own run directory and trial; default 1: every trial alone)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def read_experiment(path: Path) -> dict:
-    """The experiment table of a TOML file or, for a bare name that is not a file, of that training preset."""
-    from vaetk.errors import ConfigError
-
-    if not path.exists() and path.suffix == "" and len(path.parts) == 1:
-        from vaetk.sweeps._reproduce import preset_table
-
-        return preset_table("experiments", str(path))
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"experiment file {str(path)!r} does not exist.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,18 +41,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1 or args.first_seed < 0:
         raise ConfigError(f"--seeds must be >= 1 and --first-seed >= 0 (got {args.seeds}, {args.first_seed}).")
-    experiment = read_experiment(args.experiment)
-    data = experiment.get("data")
-    if isinstance(data, dict) and isinstance(data.get("path"), str) and data["path"]:
-        # Relative to this working directory (as for `vaetk train`), made absolute so every worker finds it.
-        data["path"] = str(Path(data["path"]).absolute())
-    out = args.out or Path("runs") / "sweeps" / args.experiment.stem
+    from vaetk.training._config import experiment_table
+
+    experiment, _ = experiment_table(args.experiment)  # data.path made absolute, so every worker finds it
+    out = args.out or Path("runs") / "sweeps" / Path(str(args.experiment).removeprefix("preset:")).stem
     result = run_sweep(
         experiment, out, seeds=range(args.first_seed, args.first_seed + args.seeds),
         overrides=parse_set_options(args.overrides), trial=args.trial or DEFAULT_TRIAL,
         executor=args.executor, scheduler=args.scheduler, workers=args.workers,
         threads_per_trial=args.threads, seed_key=args.seed_keys or "training.seed",
-        progress=not args.no_progress,
+        progress=not args.no_progress, ensemble=args.ensemble,
     )
     skipped = sum(o.skipped for o in result.outcomes)
     print(f"{out}: {result.n_ok} of {len(result.outcomes)} trials ok ({skipped} finished earlier), "

@@ -6,17 +6,21 @@ trusted (:class:`SolveInfo`). The schemes are documented in :mod:`vaetk.darcy._r
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from vaetk._validation import did_you_mean
+from vaetk.config import check_param
 from vaetk.darcy._kernels import assemble, velocity
 from vaetk.darcy._sources import QUADRATURES, paper_source, trapezoid_weights
 from vaetk.errors import ConfigError, DataError
 
-__all__ = ["AUTO_SOLVER", "DEFAULT_QUADRATURE", "SCHEMES", "SolveInfo", "resolve_solver", "solve"]
+__all__ = ["AUTO_SOLVER", "DEFAULT_QUADRATURE", "DEVICE_SOLVER", "SCHEMES", "SolveInfo", "check_device",
+           "resolve_solver", "solve"]
 
 SCHEMES = ("conservative", "paper")
 # The paper scheme reproduces the authors' data, node-sampled wells included; the conservative scheme defaults
@@ -24,6 +28,16 @@ SCHEMES = ("conservative", "paper")
 DEFAULT_QUADRATURE = {"paper": "node", "conservative": "cell"}
 # What solver="auto" picks: the native multigrid solver (it applies to both schemes).
 AUTO_SOLVER = {"conservative": "native", "paper": "native"}
+# What solve(..., device=...) runs: the device-generic torch solver (vaetk/darcy/_torch_solver.py).
+DEVICE_SOLVER = "torch"
+_DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_device(device: Any, owner: str) -> None:
+    """ConfigError unless ``device`` is "auto", "cpu", "cuda" or "cuda:N" (the form only: whether this machine
+    has it is checked when a batch is solved, so configurations stay portable). Needs no torch."""
+    check_param(isinstance(device, str) and _DEVICE_PATTERN.fullmatch(device) is not None, "device",
+                "'auto', 'cpu', 'cuda' or 'cuda:N'", device, owner)
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,9 @@ class SolveInfo:
         incompatible source); O(h^2) for the paper scheme, which is not conservative.
     zero_mean : ndarray of shape (N,)
         |sum(w p)| / sum(w |p|): how exactly the zero-mean constraint holds.
+    device : str
+        Where the solve ran: ``"cpu"`` for the CPU solvers, the torch device (``"cpu"``, ``"cuda:0"``) for
+        solvers that report one.
     """
 
     solver: str
@@ -56,11 +73,16 @@ class SolveInfo:
     iterations: np.ndarray
     mass_balance: np.ndarray
     zero_mean: np.ndarray
+    device: str = "cpu"
 
 
 def _as_batch(array: Any, name: str) -> np.ndarray:
     """Coerce to a float64 (N, n, n) C-contiguous array, with errors that say what was expected."""
-    arr = np.asarray(array)
+    try:
+        arr = np.asarray(array)
+    except ValueError:  # numpy refuses ragged nested lists
+        raise DataError(f"{name} is a ragged nested list (rows of different lengths); give an (n, n) or "
+                        "(N, n, n) array.") from None
     if arr.dtype.kind not in "fiu" or arr.dtype.kind == "b":
         raise DataError(
             f"{name} must be a real numeric array (float or int); got dtype {arr.dtype}. Convert it with "
@@ -78,6 +100,9 @@ def _as_batch(array: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
+PERMEABILITY_RANGE = (1e-100, 1e100)
+
+
 def _check_permeability(K: np.ndarray) -> None:
     bad = ~np.isfinite(K) | (K <= 0)
     if bad.any():
@@ -87,6 +112,19 @@ def _check_permeability(K: np.ndarray) -> None:
             f"permeability must be finite and > 0 everywhere; sample {sample} has {value!r} at node "
             f"(row {row}, col {col}) ({int(bad.sum())} bad value(s) in the batch). Permeability is usually "
             f"exp(log-permeability): check the field that produced it."
+        )
+    # Products of two permeabilities (harmonic face means) and of pressures (~1/K) in dot products must stay
+    # normal doubles; the schemes work to rounding for K in [1e-150, 1e150] (measured), PERMEABILITY_RANGE keeps
+    # a margin for fine grids and high contrast. Outside it: a singular coarse grid or a NaN residual (issue 15).
+    lo, hi = PERMEABILITY_RANGE
+    out = (K < lo) | (K > hi)
+    if out.any():
+        sample, row, col = (int(v) for v in np.argwhere(out)[0])
+        raise DataError(
+            f"permeability must lie in [{lo:g}, {hi:g}], where the schemes' arithmetic is representable in double "
+            f"precision; sample {sample} has {float(K[sample, row, col])!r} at node (row {row}, col {col}) "
+            f"({int(out.sum())} value(s) outside in the batch). The solution scales exactly: for K' = c K the "
+            "pressure is p / c and the velocity is unchanged, so solve with K / c and divide the pressure by c."
         )
 
 
@@ -157,6 +195,34 @@ def resolve_solver(solver: Any, scheme: str) -> tuple[str, Any]:
     return name, instance
 
 
+def _device_solver(solver: Any, scheme: str, device: str) -> tuple[str, Any]:
+    """``(name, instance)`` of the torch solver on ``device`` for ``solve(..., solver=solver, device=device)``.
+
+    Raises
+    ------
+    ConfigError
+        A malformed device, or a solver named that cannot run on a device (only ``"auto"``, ``"torch"`` or a
+        solver instance whose config has a ``device`` can).
+    """
+    from vaetk.darcy.solvers import Solver
+    from vaetk.registry import registry
+
+    check_device(device, "solve()")
+    if isinstance(solver, str) and solver in ("auto", DEVICE_SOLVER):
+        name, instance = DEVICE_SOLVER, registry.solvers.get(DEVICE_SOLVER)({"device": device})
+    elif isinstance(solver, Solver) and any(f.name == "device" for f in dataclasses.fields(solver.config)):
+        name, instance = type(solver).__name__, type(solver)(dataclasses.replace(solver.config, device=device))
+    else:
+        named = solver if isinstance(solver, str) else type(solver).__name__
+        raise ConfigError(
+            f"device={device!r} asks for the {DEVICE_SOLVER!r} solver (torch, CPU or GPU), but solver={named!r} was "
+            f"given, which has no device setting. Pass solver='auto' or solver={DEVICE_SOLVER!r} with a device, "
+            f"or leave device unset to use {named!r}."
+        )
+    resolve_solver(instance, scheme)  # the scheme check
+    return name, instance
+
+
 def solve(
     permeability: Any,
     source: Any = None,
@@ -167,6 +233,7 @@ def solve(
     source_quadrature: str | None = None,
     tol: float | None = None,
     return_info: bool = False,
+    device: str | None = None,
 ) -> np.ndarray | tuple[np.ndarray, SolveInfo]:
     """Solve steady Darcy flow for a batch of permeability fields (paper eq. 16).
 
@@ -183,8 +250,9 @@ def solve(
         ``"conservative"``: harmonic-mean face permeabilities, symmetric operator. ``"paper"``: the authors'
         non-conservative expanded form. Both are second order.
     solver : str or Solver
-        ``"auto"`` (``"native"``: C++ multigrid-preconditioned CG / GMRES), the name of a
-        plugin of the ``vaetk.solvers`` group (built-ins: ``native``, ``direct``, ``amg``, ``reference``; see
+        ``"auto"`` (``"native"``: C++ multigrid-preconditioned CG / GMRES; with a ``device``: ``"torch"``), the
+        name of a plugin of the ``vaetk.solvers`` group (built-ins: ``native``, ``torch``, ``direct``, ``amg``,
+        ``reference``; see
         ``vaetk plugins list --group solvers``) or a configured :class:`vaetk.darcy.solvers.Solver` instance.
     n_threads : int, optional
         Threads for batch-parallel solvers (see :func:`vaetk.effective_n_threads`).
@@ -196,6 +264,11 @@ def solve(
         Direct solvers ignore it.
     return_info : bool
         Also return a :class:`SolveInfo`.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, optional
+        Solve with the device-generic ``torch`` solver on this device (float64; the velocity and trust measures
+        are still computed on the CPU, from the same pressure). ``solver`` must then be ``"auto"``, ``"torch"``
+        or a solver instance with a ``device`` setting, else ConfigError; asking for a CUDA device on a
+        machine without one is a ConfigError that says what is available. None: ``solver`` as given.
 
     Returns
     -------
@@ -212,10 +285,15 @@ def solve(
             f"Unknown source_quadrature {quadrature!r}.{did_you_mean(quadrature, QUADRATURES)} "
             f"Available: {', '.join(QUADRATURES)}."
         )
-    name, instance = resolve_solver(solver, scheme)
+    name, instance = resolve_solver(solver, scheme) if device is None else _device_solver(solver, scheme, device)
+    used = instance.resolved_device() if hasattr(instance, "resolved_device") else "cpu"  # fails early, clearly
     K = _as_batch(permeability, "permeability")
     _check_permeability(K)
     batch, n = K.shape[0], K.shape[1]
+    from vaetk._memory import check_memory, darcy_solve_bytes
+
+    check_memory(darcy_solve_bytes(n, batch, 0), f"solving {batch} sample(s) on a {n} x {n} grid",
+                 "Solve the batch in smaller pieces.")
     f = np.ascontiguousarray(_resolve_source(source, n, batch, quadrature))
 
     result = instance.solve_batch(K, f, scheme, tol=tol, n_threads=n_threads)
@@ -228,5 +306,6 @@ def solve(
     info = SolveInfo(solver=name, scheme=scheme, source_quadrature=quadrature,
                      tol=instance.effective_tol(tol) if instance.iterative else 0.0,
                      residual=np.asarray(result.residual, dtype=float),
-                     iterations=np.asarray(result.iterations, dtype=np.int64), mass_balance=mass, zero_mean=mean)
+                     iterations=np.asarray(result.iterations, dtype=np.int64), mass_balance=mass, zero_mean=mean,
+                     device=used)
     return fields, info

@@ -21,6 +21,7 @@ _EXPORTS = {
     "open_store": "vaetk.data._store",
     # export and reading
     "export_hdf5": "vaetk.data._export",
+    "export_pdebench": "vaetk.data._export",
     "DarcyDataset": "vaetk.data._dataset",
 }
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from vaetk._validation import did_you_mean, is_int
 from vaetk.config import check_param, config_to_dict, load_toml, parse_config
-from vaetk.darcy._solve import DEFAULT_QUADRATURE
+from vaetk.darcy._solve import DEFAULT_QUADRATURE, DEVICE_SOLVER, check_device
 from vaetk.data import _store
 from vaetk.errors import ConfigError, DataError
 
@@ -103,6 +103,10 @@ class GenerationConfig:
         Discretisation (see :func:`vaetk.darcy.solve`).
     solver : str
         Solver name passed to :func:`vaetk.darcy.solve` (``"auto"``: the fastest available).
+    device : {"auto", "cpu", "cuda", "cuda:N"}, optional
+        Solve with the device-generic ``torch`` solver on this device (``solver`` must then be ``"auto"`` or
+        ``"torch"``); None: ``solver`` on the CPU. Results agree with the CPU solvers to within the solver
+        tolerance, so a store may be resumed on another device (each shard's trust record names the one it used).
     source_quadrature : {"node", "cell"}, optional
         How the wells become node values; resolved from the scheme when omitted (paper: node).
     split : SplitConfig
@@ -115,6 +119,7 @@ class GenerationConfig:
     distribution: dict[str, Any] = field(default_factory=lambda: {"name": "standard_normal"})
     scheme: Literal["paper", "conservative"] = "paper"
     solver: str = "auto"
+    device: str | None = None
     source_quadrature: Literal["node", "cell"] | None = None
     split: SplitConfig = field(default_factory=SplitConfig)
 
@@ -128,6 +133,11 @@ class GenerationConfig:
             self.n_modes,
             owner,
         )
+        if self.device is not None:
+            check_device(self.device, owner)
+            check_param(self.solver in ("auto", DEVICE_SOLVER), "solver", f"'auto' or {DEVICE_SOLVER!r} when a "
+                        f"device is set (device={self.device!r} runs the {DEVICE_SOLVER!r} solver)", self.solver,
+                        owner)
         if self.source_quadrature is None:
             object.__setattr__(self, "source_quadrature", DEFAULT_QUADRATURE[self.scheme])
         dist = self.make_distribution()
@@ -186,6 +196,9 @@ def preset_names() -> list[str]:
 def load_config(spec: GenerationConfig | Mapping[str, Any] | str | os.PathLike[str]) -> GenerationConfig:
     """A GenerationConfig from itself, a mapping, a TOML file or a preset name (``"kle2_standard_normal"``).
 
+    As for experiments, ``preset:NAME`` or a bare ``NAME`` (no suffix, no folder) is always a packaged preset,
+    whatever files exist in the working directory; anything with a suffix or a folder is a file.
+
     Raises
     ------
     ConfigError
@@ -195,20 +208,32 @@ def load_config(spec: GenerationConfig | Mapping[str, Any] | str | os.PathLike[s
         return spec
     if isinstance(spec, Mapping):
         return GenerationConfig.from_dict(spec)
-    path = Path(spec)
-    if path.is_file() or path.suffix == ".toml" or os.sep in str(spec):
-        return GenerationConfig.from_dict(load_toml(path), path=path.name)
+    text = str(spec)
+    name, path = text.removeprefix("preset:"), Path(text)
+    if not text.startswith("preset:") and (path.suffix or len(path.parts) > 1 or "/" in text or os.sep in text):
+        if path.is_dir():
+            raise ConfigError(f"{text!r} is a folder, not a dataset configuration file (a preset is named without a "
+                              "suffix or folder, e.g. 'kle2_standard_normal' or 'preset:kle2_standard_normal').")
+        table = load_toml(path)
+        if not table:
+            # An empty file is a mistake far more often than a wish for the defaults (a truncated or wrong file),
+            # and the defaults are a full-size dataset: say so instead of generating it (issue 15).
+            raise ConfigError(
+                f"{text!r} holds no settings (the file is empty or only comments), so every value would be a "
+                "default and a full-size dataset would be generated without anyone choosing it. Write the "
+                "settings you want (e.g. `n = 65` and a [split] table), or name a preset for the packaged "
+                f"defaults: {', '.join(preset_names())}."
+            )
+        return GenerationConfig.from_dict(table, path=path.name)
     names = preset_names()
-    if str(spec) not in names:
-        hint = did_you_mean(spec, names, n=2)
-        raise ConfigError(
-            f"{str(spec)!r} is neither a configuration file nor a dataset preset.{hint} "
-            f"Presets: {', '.join(names)}."
-        )
-    resource = importlib.resources.files("vaetk") / "configs" / "datasets" / f"{spec}.toml"
+    if name not in names:
+        hint = did_you_mean(name, names, n=2)
+        local = f" To read the file {text!r} in this folder, write ./{text}." if path.is_file() else ""
+        raise ConfigError(f"{text!r} is not a dataset preset.{hint}{local} Presets: {', '.join(names)}.")
+    resource = importlib.resources.files("vaetk") / "configs" / "datasets" / f"{name}.toml"
     import tomllib
 
-    return GenerationConfig.from_dict(tomllib.loads(resource.read_text(encoding="utf-8")), path=str(spec))
+    return GenerationConfig.from_dict(tomllib.loads(resource.read_text(encoding="utf-8")), path=name)
 
 
 # -- the shard task ----------------------------------------------------------------------------------------
@@ -296,6 +321,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
         n_threads=task.n_threads,
         source_quadrature=config.source_quadrature,
         return_info=True,
+        device=config.device,
     )
     arrays = {
         "fields": fields.astype(np.float32),
@@ -311,6 +337,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
         **_store.shard_checksums(arrays),
         "trust": {
             "solver": info.solver,
+            "device": info.device,
             "tol": float(info.tol),
             "residual_max": float(np.max(info.residual)),
             "mass_balance_max": float(np.max(info.mass_balance)),
@@ -343,6 +370,33 @@ def _check_int(value: Any, name: str, minimum: int) -> None:
     )
 
 
+# Everything is nondimensional: the unit square, unit viscosity, wells of strength 10 (paper eq. 16).
+FIELD_ATTRS = {
+    "long_name": "pressure and Darcy velocity",
+    "channel_names": ["p", "u_x", "u_y"],
+    "channel_long_names": ["pressure", "Darcy velocity, x component", "Darcy velocity, y component"],
+    "units": "1 (nondimensional)",
+}
+COORDINATE_ATTRS = {
+    "x": {"long_name": "x (column) node coordinate", "units": "1 (domain length)"},
+    "y": {"long_name": "y (row) node coordinate", "units": "1 (domain length)"},
+}
+
+
+def _plugin_records(config: GenerationConfig) -> dict[str, Any]:
+    """The distribution plugin that drew theta: name, fully resolved configuration (defaults included), and the
+    package (distribution and version) that provided it, as run directories record their plugins."""
+    from vaetk.config import config_to_dict
+    from vaetk.registry import registry
+
+    table = dict(config.distribution)
+    info = registry.distributions.info(table["name"], provider=table.get("provider"))
+    instance = config.make_distribution()
+    resolved = config_to_dict(instance.config) if getattr(instance, "config", None) is not None else {}
+    return {"distribution": {"name": info.name, "config": resolved, "distribution": info.distribution,
+                             "version": info.version}}
+
+
 def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: int) -> None:
     """Write the store's structure and attributes (no data yet)."""
     import zarr
@@ -358,7 +412,7 @@ def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: i
         n_modes=config.n_modes,
     )
     splits = {s: getattr(config.split, s) for s in SPLIT_IDS if getattr(config.split, s) > 0}
-    group = zarr.open_group(root, mode="a")  # the directory already holds our lock
+    group = zarr.open_group(root, mode="a", use_consolidated=False)  # the directory already holds our lock
     # The marker first: a store interrupted while being created is still recognised (and can be overwritten).
     group.attrs.update(
         {"vaetk_store": {"kind": _store.KIND, "format_version": _store.FORMAT_VERSION}, "status": "creating"}
@@ -370,6 +424,8 @@ def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: i
         dtype="float64",
         compressors=None,
         fill_value=0.0,
+        dimension_names=("mode", "y", "x"),
+        attributes={"long_name": "Karhunen-Loeve modes of the log-permeability (eigenvalue-scaled)"},
     )
     modes[...] = basis.modes
     codec = zarr.codecs.BloscCodec(**STORE_CODEC)
@@ -377,6 +433,12 @@ def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: i
     for split, count in splits.items():
         g = group.create_group(split)
         size = min(shard_size, count)
+        # dimension_names, coordinates and attributes make every split a dataset xarray opens as is
+        # (xr.open_zarr(store, group="train")); the attributes say what the numbers are.
+        for axis in ("y", "x"):
+            coord = g.create_array(axis, shape=(n,), dtype="float64", compressors=None, fill_value=0.0,
+                                   dimension_names=(axis,), attributes=COORDINATE_ATTRS[axis])
+            coord[...] = np.linspace(0.0, 1.0, n)
         g.create_array(
             "fields",
             shape=(count, 3, n, n),
@@ -384,9 +446,14 @@ def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: i
             dtype="float32",
             compressors=codec,
             fill_value=0.0,
+            dimension_names=("sample", "channel", "y", "x"),
+            attributes=FIELD_ATTRS,
         )
         g.create_array(
-            "theta", shape=(count, s), chunks=(size, s), dtype="float64", compressors=codec, fill_value=0.0
+            "theta", shape=(count, s), chunks=(size, s), dtype="float64", compressors=codec, fill_value=0.0,
+            dimension_names=("sample", "factor"),
+            attributes={"long_name": "generative parameters (KLE coefficients)", "units": "1",
+                        "factor_names": [f"theta_{i + 1}" for i in range(s)]},
         )
         g.create_array(
             "permeability",
@@ -395,6 +462,8 @@ def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: i
             dtype="float32",
             compressors=codec,
             fill_value=0.0,
+            dimension_names=("sample", "y", "x"),
+            attributes={"long_name": "permeability K = exp(log-permeability)", "units": "1 (nondimensional)"},
         )
         g.attrs.update(
             {
@@ -404,7 +473,7 @@ def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: i
                 "split_id": SPLIT_IDS[split],
             }
         )
-    _store.init_bookkeeping(root)
+    _store.init_bookkeeping(root, splits)
     group.attrs.update(
         {
             "config": config.to_dict(),
@@ -413,6 +482,7 @@ def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: i
             "seed_derivation": SEED_DERIVATION,
             "shard_size": shard_size,
             "versions": _versions(),
+            "plugins": _plugin_records(config),
             "kle": {
                 **basis.params,
                 "eigenvalues": basis.eigenvalues.tolist(),
@@ -422,6 +492,23 @@ def _create_store(root: Path, config: GenerationConfig, seed: int, shard_size: i
             "status": "incomplete",
         }
     )
+
+
+def _stored_config(root: Path, resume: bool) -> GenerationConfig:
+    """The configuration a store records (``generate(None, out, resume=True)``: finish or repair it as it was
+    started); its device is not kept (where it was solved, not what it holds): pass ``device`` for a GPU."""
+    if not resume:
+        raise ConfigError("generate(): a configuration (a preset, a TOML file or a GenerationConfig) is required, "
+                          "except with resume=True (--resume), which reads the store's own.")
+    if not _store.is_store(root):
+        raise DataError(f"Cannot resume {str(root)!r} without a configuration: it is not a dataset store that "
+                        "records one (its creation may have been interrupted). Give the configuration "
+                        "(vaetk generate darcy CONFIG --out ... --resume).")
+    stored = dict(_store.open_store(root).attrs.get("config") or {})
+    if not stored:
+        raise DataError(f"The store {str(root)!r} records no configuration; give it (CONFIG) to resume.")
+    stored["device"] = None
+    return GenerationConfig.from_dict(stored, path=f"{root.name} (recorded configuration)")
 
 
 def _clear(root: Path) -> None:
@@ -443,6 +530,8 @@ def _check_resume(
     stored = attrs["config"]
     wanted = config.to_dict()
     for key in sorted(set(stored) | set(wanted)):
+        if key == "device":  # where the solves run, not what they give: resumable on another device
+            continue
         if stored.get(key) != wanted.get(key):
             problems.append(f"{key}: store has {stored.get(key)!r}, requested {wanted.get(key)!r}")
     if seed is not None and seed != attrs["seed"]:
@@ -498,7 +587,7 @@ def _scheduler(executor: Any, scheduler: Any) -> Any:
 
 
 def generate(
-    config: GenerationConfig | Mapping[str, Any] | str | os.PathLike[str],
+    config: GenerationConfig | Mapping[str, Any] | str | os.PathLike[str] | None,
     out: str | os.PathLike[str],
     *,
     n_samples: int | Mapping[str, int] | None = None,
@@ -511,16 +600,20 @@ def generate(
     n_threads: int | None = None,
     progress: bool = False,
     scheduler: Any = None,
+    device: str | None = None,
 ) -> _store.StoreInfo:
     """Generate a Darcy dataset into a Zarr v3 store (or finish an interrupted one).
 
     Parameters
     ----------
-    config : GenerationConfig, mapping, TOML path or preset name
-        What to generate (see :class:`GenerationConfig`; presets: :func:`preset_names`).
+    config : GenerationConfig, mapping, TOML path, preset name or None
+        What to generate (see :class:`GenerationConfig`; presets: :func:`preset_names`). None, with ``resume``
+        only: the configuration the store records (how ``vaetk generate darcy --out DIR.zarr --resume`` finishes
+        or repairs a store).
     out : path-like
-        The store directory (``DIR.zarr``). Must not exist, be empty, or be a vaetk store with ``resume`` or
-        ``overwrite``.
+        The store directory (``DIR.zarr``), made absolute before any task is shipped. Must not exist, be empty,
+        or be a vaetk store with ``resume`` or ``overwrite``. A store whose creation was interrupted (only its
+        lock or part of its metadata written) is started afresh by either.
     n_samples : int or mapping, optional
         Override the config's split sizes: an int gives every split that many samples; ``{"train": 1000,
         "test": 0}`` sets them one by one.
@@ -534,7 +627,9 @@ def generate(
         ``scheduler="local"``); an address, a Client or an Executor is used as ``scheduler``. Give ``executor``
         or ``scheduler``, not both.
     resume : bool
-        Finish an interrupted store: shards already flagged complete (and matching their checksums) are kept.
+        Finish an interrupted store, or repair a damaged one: shards already flagged complete and matching their
+        checksums are kept, every other shard is (re)generated; the returned StoreInfo's ``repaired`` names the
+        damaged shards that were regenerated.
     overwrite : bool
         Delete an existing vaetk store at ``out`` first (never a foreign directory).
     n_workers : int, optional
@@ -544,6 +639,10 @@ def generate(
         Threads per solve call (see :func:`vaetk.darcy.solve`); results do not depend on it.
     progress : bool
         Show a tqdm progress bar (samples).
+    device : {"auto", "cpu", "cuda", "cuda:N"}, optional
+        Override the config's ``device`` (solve with the ``torch`` solver there). Checked before anything is
+        written: asking for CUDA on a machine without it is a ConfigError. With a CUDA device ``n_workers``
+        defaults to 1 (one process feeds the GPU whole shards).
     scheduler : None, "local", scheduler address, distributed.Client or concurrent.futures.Executor
         Where shard tasks run (see :mod:`vaetk._executors`): None, a local pool of ``n_workers`` processes
         (this process when ``n_workers`` is 1); "local", a Dask LocalCluster of ``n_workers`` workers started
@@ -553,7 +652,8 @@ def generate(
     Returns
     -------
     StoreInfo
-        The completed store, opened read-only.
+        The completed store, opened read-only; ``repaired``: ``{split: [shard, ...]}`` of the shards that were
+        flagged complete but failed verification and were regenerated (empty unless resuming a damaged store).
 
     Raises
     ------
@@ -567,23 +667,40 @@ def generate(
     from vaetk._executors import describe_scheduler, run_tasks
     from vaetk._threads import available_cpus
 
+    # Absolute before anything is shipped: a Dask worker runs in another working directory (issue 15).
+    root = Path(os.path.abspath(out))
+    if config is None:  # the repair command: the store's own recorded configuration
+        config = _stored_config(root, resume)
     config = load_config(config)
     if n_samples is not None:
         config = config.with_samples(n_samples)
+    if device is not None:
+        config = dataclasses.replace(config, device=device)
+    gpu = False
+    if config.device is not None:
+        from vaetk.darcy._torch_solver import resolve_device
+
+        gpu = resolve_device(config.device).type == "cuda"  # fails here, before the store exists
     _check_int(seed, "seed", 0)
     _check_int(shard_size, "shard_size", 1)
     _check_int(n_workers, "n_workers", 1)
     if resume and overwrite:
         raise ConfigError("generate(): resume and overwrite exclude each other; pick one.")
     scheduler = _scheduler(executor, scheduler)
-    n_workers = n_workers or available_cpus()
-    root = Path(out)
+    n_workers = n_workers or (1 if gpu else available_cpus())
+    if not gpu and (scheduler is None or isinstance(scheduler, str) and not scheduler.startswith("tcp://")):
+        from vaetk._memory import check_memory, darcy_solve_bytes  # before anything is allocated (issue 15)
+
+        batch = min(shard_size or 256, max(config.split.train, config.split.test))
+        check_memory(n_workers * darcy_solve_bytes(config.n, batch, config.n_modes),
+                     f"generating on a {config.n} x {config.n} grid ({n_workers} worker(s) solving {batch} sample(s) "
+                     "at once)", "Use a smaller grid (n), fewer --workers or a smaller --shard-size.")
     if root.exists() and not root.is_dir():
         raise DataError(
             f"The output {str(root)!r} is a file; give a directory path (DIR.zarr) for the store."
         )
     existing = root.is_dir() and any(root.iterdir())
-    if existing and not _store.is_store(root):
+    if existing and not _store.is_store(root) and not _store.started_store(root):
         raise DataError(
             f"The output {str(root)!r} exists, is not empty and is not a vaetk dataset store. vaetk will not "
             f"write into or delete it; choose another --out path or empty it yourself."
@@ -595,7 +712,9 @@ def generate(
         )
     root.mkdir(parents=True, exist_ok=True)
     with _store.writer_lock(root):
-        if existing and overwrite:
+        # A store whose creation was interrupted (killed, out of memory) holds no data: start it afresh, whether
+        # resumed or overwritten (checked under the lock, so a live creator is never disturbed).
+        if existing and (overwrite or _store.started_store(root)):
             _clear(root)
             existing = False
         if existing:
@@ -612,10 +731,13 @@ def generate(
             eigenvalues = np.asarray(info.attrs["kle"]["eigenvalues"])
 
         tasks: list[ShardTask] = []
+        damaged: dict[str, list[int]] = {}  # flagged complete, but their data fails verification: repaired
         for split, count in info.splits.items():
             for k in range(math.ceil(count / shard_size)):
-                if existing and _store.verify_shard(info, split, k):
-                    continue
+                if existing and _store.read_flag(root, split, k) is not None:
+                    if _store.verify_shard(info, split, k):
+                        continue
+                    damaged.setdefault(split, []).append(k)
                 tasks.append(
                     ShardTask(
                         str(root),
@@ -657,14 +779,15 @@ def generate(
                     f"cause) and run the same command with --resume."
                 ) from exc
         _finalise(root)
-    return _store.open_store(root, require_complete=True)
+    _store.consolidate(root)  # after the lock is gone, so the summary does not list it
+    return dataclasses.replace(_store.open_store(root, require_complete=True), repaired=damaged)
 
 
 def _finalise(root: Path) -> None:
     """Record the trust summary per split and mark the store complete (coordinating process only)."""
     import zarr
 
-    group = zarr.open_group(root, mode="r+")
+    group = zarr.open_group(root, mode="r+", use_consolidated=False)
     splits = group.attrs["splits"]
     summary = {}
     for split in splits:

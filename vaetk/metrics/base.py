@@ -110,11 +110,15 @@ class Metric(Plugin):
         DataError
             Non-finite values, wrong shapes, different sample counts, too few samples.
         """
-        z = as_samples(latents, "latents", min_rows=self.min_samples)
-        theta = as_samples(factors, "factors", min_rows=self.min_samples)
+        z = as_samples(latents, "latents")
+        theta = as_samples(factors, "factors")
         if z.shape[0] != theta.shape[0]:
             raise DataError(f"latents has {z.shape[0]} samples but factors has {theta.shape[0]}; they must "
                             "be the same samples, row for row.")
+        if z.shape[0] < self.min_samples:
+            label = getattr(self, "name", "") or type(self).__name__
+            raise DataError(f"metric {label!r}: latents and factors have {z.shape[0]} samples, but at least "
+                            f"{self.min_samples} are needed (with fewer, its score is noise, not a measurement).")
         if self.same_dims and z.shape[1] != theta.shape[1]:
             raise DataError(f"{type(self).__name__} needs as many latent dimensions as factors: latents has "
                             f"{z.shape[1]}, factors has {theta.shape[1]}.")

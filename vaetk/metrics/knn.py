@@ -15,6 +15,12 @@ index in within-sample searches). The estimators need log distances, so when a n
 (a point with k or more exact copies) :func:`knn_kl_divergence` raises DataError naming the rows, never
 returning log(0).
 
+Scale: :func:`knn_distances` and :func:`knn_kl_divergence` first multiply the data by the power of two that
+brings the largest |value| into [0.5, 1) (exact), so squared distances neither overflow (data around 1e154) nor
+become subnormal (around 1e-160): the estimate for ``s * x, s * y`` is that for ``x, y`` for every representable
+``s`` (bit for bit when ``s`` is a power of two). Distances the doubles cannot resolve at the data's own
+magnitude (below ~1e-150 of the largest |value|) are a DataError that says so.
+
 For estimators evaluated many times on prepared arrays (inside an optimisation, as the S_KL metric does),
 :func:`wkv_terms` returns the per-sample terms without the input checks and :class:`WkvFixedX` keeps what depends
 on the fixed sample of P between evaluations.
@@ -71,6 +77,35 @@ def _n_threads(n_threads: int | None) -> int:
     from vaetk._threads import effective_n_threads
 
     return effective_n_threads(n_threads)
+
+
+# -- scale: distances are computed from squared distances, which overflow above ~1e154 and lose precision
+# (subnormal) below ~1e-154; every estimate here is scale-invariant, so the data are brought to unit magnitude
+# by a power of two first (exact in floating point: the result for 2**j * x is bit for bit the one for x).
+_TINY_DISTANCE = 2.0 ** -500  # below this (relative to the largest |value|) a squared distance nears subnormal
+
+
+def _unit_scale(*arrays: np.ndarray) -> int:
+    """The exponent e such that ``ldexp(a, -e)`` has its largest absolute value in [0.5, 1) (0 for all-zero data)."""
+    top = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in arrays)
+    return int(np.frexp(top)[1]) if top > 0.0 else 0
+
+
+def _rescaled(a: np.ndarray, e: int) -> np.ndarray:
+    return a if e == 0 else np.ldexp(a, -e)
+
+
+def _resolution_error(what: str, tiny: float, e: int) -> DataError:
+    smallest = ("is 0 although the points differ" if tiny == 0.0
+                else f"is {tiny:.3g} times the largest |value|")
+    return DataError(
+        f"{what}: distinct points are closer than double precision can resolve at the magnitude of the data: "
+        f"the smallest needed k-NN distance {smallest} (the largest |value| is about 2**{e}), and distances "
+        "below about 1e-150 times it have subnormal or zero squares, so the estimate would be biased or undefined. "
+        "The estimator does not depend on the overall scale of the data; what breaks is the ratio between the "
+        "spread of the neighbourhoods and the largest coordinate: centre the data (subtract a common offset) or "
+        "drop the far-away points that set the magnitude."
+    )
 
 
 # -- backends: (n_query, k) distances ----------------------------------------------------------------------------
@@ -196,11 +231,16 @@ def knn_distances(ref: Any, query: Any = None, *, k: int = 5, backend: str = "na
         raise DataError(f"k = {k} neighbours requested but only {available} reference points are available "
                         f"({'excluding the query itself' if q is None else 'in ref'}).")
     threads = _n_threads(n_threads)
+    e = _unit_scale(r) if q is None else _unit_scale(r, q)
+    r = _rescaled(r, e)
+    q = None if q is None else _rescaled(q, e)
     if backend == "native":
-        return _native_knn(r, q, k, threads, algorithm)
-    if backend == "scipy":
-        return _scipy_knn(r, q, k, threads)
-    return _faiss_knn(r, q, k, threads)
+        out = _native_knn(r, q, k, threads, algorithm)
+    elif backend == "scipy":
+        out = _scipy_knn(r, q, k, threads)
+    else:
+        out = _faiss_knn(r, q, k, threads)
+    return out if e == 0 else np.ldexp(out, e)
 
 
 # -- the estimator -----------------------------------------------------------------------------------------------
@@ -329,7 +369,7 @@ def wkv_terms(x: np.ndarray, y: np.ndarray, *, k: int = 5, estimator: Literal["w
     terms = _terms_scipy(x, y, k, eps1, threads) if backend == "scipy" else _terms_faiss(x, y, k, eps1, threads)
     if out is None:
         return terms  # type: ignore[return-value]
-    for buffer, value in zip(out, terms):
+    for buffer, value in zip(out, terms, strict=True):
         np.copyto(buffer, value)
     return out
 
@@ -387,21 +427,28 @@ class WkvFixedX:
         return float(self._fixed.evaluate(z, scale, shift, _n_threads(n_threads)))
 
 
-def _duplicate_error(x: np.ndarray, y: np.ndarray, rho: np.ndarray, nu: np.ndarray, k: int) -> DataError:
-    def copies(points: np.ndarray, row: int, skip: int | None) -> str:
+def _duplicate_error(x: np.ndarray, y: np.ndarray, rho: np.ndarray, nu: np.ndarray, k: int,
+                     e: int = 0) -> DataError:
+    def same_rows(points: np.ndarray, row: int, skip: int | None) -> np.ndarray:
         same = np.flatnonzero(np.all(points == x[row], axis=1))
-        same = same[same != skip] if skip is not None else same
+        return same[same != skip] if skip is not None else same
+
+    def listed(same: np.ndarray) -> str:
         return ", ".join(str(s) for s in same[:8]) + (", ..." if same.size > 8 else "")
 
     bad_rho, bad_nu = np.flatnonzero(rho == 0.0), np.flatnonzero(nu == 0.0)
     if bad_rho.size:
         r = int(bad_rho[0])
-        what = f"x row {r} has at least k = {k} exact copies among the other rows of x (rows {copies(x, r, r)})"
+        same = same_rows(x, r, r)
+        what = f"x row {r} has at least k = {k} exact copies among the other rows of x (rows {listed(same)})"
         count = bad_rho.size
     else:
         r = int(bad_nu[0])
-        what = f"x row {r} coincides with at least k = {k} rows of y (rows {copies(y, r, None)})"
+        same = same_rows(y, r, None)
+        what = f"x row {r} coincides with at least k = {k} rows of y (rows {listed(same)})"
         count = bad_nu.size
+    if same.size < k:  # not copies: distinct points whose distance is not representable at the data's magnitude
+        return _resolution_error("knn_kl_divergence", 0.0, e)
     return DataError(
         f"knn_kl_divergence: {what}, so a needed k-NN distance is exactly 0 and its log is undefined "
         f"({count} such row(s) in all). k-NN estimators assume continuous distributions: remove exact "
@@ -450,8 +497,9 @@ def knn_kl_divergence(x: Any, y: Any, *, k: int = 5, estimator: str = "wkv", bac
     Raises
     ------
     DataError
-        Non-finite values, empty or non-2-D arrays, different dimensions, too few samples for k, or a needed
-        distance of exactly 0 (duplicates; the message names the rows).
+        Non-finite values, empty or non-2-D arrays, different dimensions, too few samples for k, a needed
+        distance of exactly 0 (duplicates; the message names the rows), or needed distances too small relative to
+        the largest |value| for double precision (the message says so).
     ConfigError
         Unknown estimator or backend (with a suggestion), k not a positive integer, n_threads == 0.
 
@@ -479,14 +527,21 @@ def knn_kl_divergence(x: Any, y: Any, *, k: int = 5, estimator: str = "wkv", bac
         raise DataError(f"y has {m} samples; the estimator with k = {k} needs at least k = {k}.")
     threads = _n_threads(n_threads)
     eps1 = estimator == "wkv_eps1"
+    e = _unit_scale(xs, ys)  # computed at unit magnitude: see _unit_scale
+    xu, yu = _rescaled(xs, e), _rescaled(ys, e)
     if backend == "native":
-        rho, nu, li, ki = _terms_native(xs, ys, k, eps1, threads, algorithm)
+        rho, nu, li, ki = _terms_native(xu, yu, k, eps1, threads, algorithm)
     elif backend == "scipy":
-        rho, nu, li, ki = _terms_scipy(xs, ys, k, eps1, threads)
+        rho, nu, li, ki = _terms_scipy(xu, yu, k, eps1, threads)
     else:
-        rho, nu, li, ki = _terms_faiss(xs, ys, k, eps1, threads)
+        rho, nu, li, ki = _terms_faiss(xu, yu, k, eps1, threads)
     if not (rho.all() and nu.all()):
-        raise _duplicate_error(xs, ys, rho, nu, k)
+        raise _duplicate_error(xs, ys, rho, nu, k, e)
+    tiny = float(min(rho.min(), nu.min()))
+    if tiny < _TINY_DISTANCE:
+        raise _resolution_error("knn_kl_divergence", tiny, e)
+    if e:
+        rho, nu = np.ldexp(rho, e), np.ldexp(nu, e)  # back to the caller's units (exact)
     terms = d * np.log(nu / rho)
     if eps1:
         from scipy.special import digamma

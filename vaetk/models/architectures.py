@@ -61,6 +61,15 @@ class Architecture(Plugin, torch.nn.Module):
         ok = isinstance(input_shape, (tuple, list)) and len(input_shape) == 3 and all(
             is_int(s, 1) for s in input_shape)
         check_param(ok, "input_shape", "a (channels, height, width) triple of positive ints", input_shape, owner)
+        # An absurd shape (a damaged model.json, a wrong dataset) must be an error, not an allocation that kills
+        # the process: the offsets and scales below alone hold 3 C H W + H W floats (issue 15).
+        from vaetk._memory import check_memory
+
+        c, h, w = (int(s) for s in input_shape)
+        check_memory(4 * (3 * c * h * w + h * w),
+                     f"{owner}: input_shape {tuple(int(s) for s in input_shape)} (channels, height, width)",
+                     "Check where the shape came from: the dataset's fields, or the `input_shape` of a run's "
+                     "model.json.")
         check_param(is_int(latent_dim, 1), "latent_dim", "an int in the range [1, inf)",
                     latent_dim, owner)
         self.input_shape: tuple[int, int, int] = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))

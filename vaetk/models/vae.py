@@ -31,11 +31,22 @@ from torch import Tensor, nn
 
 from vaetk.errors import ConfigError, DataError
 
-__all__ = ["NORMALIZATIONS", "VAE", "LossTerms", "check_dataset", "gaussian_nll"]
+__all__ = ["NORMALIZATIONS", "VAE", "LossTerms", "check_dataset", "gaussian_nll", "loss_units"]
 
 NORMALIZATIONS = ("per_pixel", "elbo")
 Normalization = Literal["per_pixel", "elbo"]
 _LOG_2PI = math.log(2.0 * math.pi)
+
+
+def loss_units(reg_normalizer: float, latent_dim: int) -> dict[str, str]:
+    """The true unit of each logged loss term, for labels: ``rec_per_pixel``, ``reg_per_pixel`` (L_REG divided by
+    the prior's :meth:`~vaetk.models.priors.Prior.authors_normalizer`, so per latent dimension for the standard
+    prior and per sample for the hierarchical one), ``loss_per_pixel`` (their sum, the authors' loss, which adds
+    the two units) and ``loss_elbo`` (the negative ELBO)."""
+    reg = ("nats/latent dim" if reg_normalizer == latent_dim else "nats/sample" if reg_normalizer == 1
+           else f"nats/{reg_normalizer:g}")
+    return {"rec_per_pixel": "nats/pixel", "reg_per_pixel": reg, "loss_per_pixel": f"nats/pixel + {reg}",
+            "loss_elbo": "nats/sample"}
 
 
 def gaussian_nll(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:

@@ -14,6 +14,11 @@ A section is described by ``vaetk/configs/reproduce/section_<n>.toml``::
 For each study the dataset is generated once (seed 2022, recorded in the store; an existing complete store is
 reused), then the study is run as a sweep in ``OUT/section_<n>/<study>`` (resumable like any sweep) and
 summarised; ``OUT/section_<n>/REPORT.md`` puts every study's table under the paper's numbers.
+
+``smoke=True`` (``--smoke``) runs a scale end to end in minutes on a CPU, with the same models, priors, schedules and
+solver but :data:`SMOKE` applied on top: one seed, a few epochs, a small split. It proves that the path works (the
+paper scale before a GPU ever sees it); its numbers mean nothing, so it writes to its own folders
+(``<scale>_smoke``) and its own datasets, never mixing with a real run's.
 """
 
 from __future__ import annotations
@@ -33,11 +38,19 @@ from vaetk.sweeps._grid import apply_overrides
 from vaetk.sweeps._runner import run_sweep
 from vaetk.sweeps._summary import DEFAULT_THRESHOLD, format_table, summarize_sweep
 
-__all__ = ["DATASET_SEED", "SECTIONS", "load_section", "reproduce"]
+__all__ = ["DATASET_SEED", "SECTIONS", "SMOKE", "load_section", "reproduce"]
 
 _CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SECTIONS = ("5.1", "5.2", "5.3", "6")
 DATASET_SEED = 2022
+# What --smoke changes: every trial trains 2 epochs (1 reconstruction-only where the schedule has that phase) on
+# 128 samples, evaluates on 64, and checkpoints and evaluates every epoch, so every code path runs once.
+SMOKE = {
+    "seeds": 1,
+    "dataset": {"split": {"train": 128, "test": 64}},
+    "overrides": {"training.epochs": 2, "training.lr_milestones": [], "training.checkpoint_every": 1,
+                  "training.eval_every": 1},
+}
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,16 @@ def preset_table(kind: str, name: str) -> dict[str, Any]:
     return _toml(path, f"{kind[:-1]} preset {name!r}")
 
 
-def load_section(section: str, scale: str) -> Section:
-    """Read and resolve the reproduction spec of ``section`` at ``scale`` (``"cpu"`` or ``"paper"``)."""
+def _smoke(experiment: dict[str, Any]) -> dict[str, Any]:
+    overrides = dict(SMOKE["overrides"])
+    if experiment.get("schedule", {}).get("reconstruction_epochs"):
+        overrides["schedule.reconstruction_epochs"] = 1
+    return apply_overrides(experiment, overrides)
+
+
+def load_section(section: str, scale: str, *, smoke: bool = False) -> Section:
+    """Read and resolve the reproduction spec of ``section`` at ``scale`` (e.g. ``"cpu"`` or ``"paper"``), with
+    :data:`SMOKE` applied when ``smoke``."""
     if section not in SECTIONS:
         import difflib
 
@@ -112,8 +133,13 @@ def load_section(section: str, scale: str) -> Section:
         experiment = apply_overrides(experiment, table.get("overrides", {}))
         dataset = apply_overrides(preset_table("datasets", table["dataset"]), sc.get("dataset", {}))
         grid = dict(sc.get("grid", table.get("grid", {})))
+        if smoke:
+            experiment, dataset = _smoke(experiment), apply_overrides(dataset, SMOKE["dataset"])
         studies.append(Study(table["name"], experiment, dataset, table["dataset"], grid))
-    return Section(spec["section"], spec["title"], spec["paper"], scale, data_scale, int(sc["seeds"]),
+    if smoke:
+        scale, data_scale = f"{scale}_smoke", f"{data_scale}_smoke"
+    return Section(spec["section"], spec["title"], spec["paper"], scale, data_scale,
+                   SMOKE["seeds"] if smoke else int(sc["seeds"]),
                    list(spec.get("seed_keys", ["training.seed"])), spec.get("plot_key"),
                    float(spec.get("plot_divisor", 1.0)), studies)
 
@@ -136,7 +162,7 @@ def _ensure_dataset(path: Path, config: Mapping[str, Any], workers: int, progres
 def reproduce(section: str, *, scale: str = "cpu", out: str | os.PathLike[str] = "runs/reproduce",
               seeds: int | None = None, studies: Sequence[str] | None = None, workers: int = 1,
               threads_per_trial: int = 1, scheduler: str | None = None, threshold: float = DEFAULT_THRESHOLD,
-              progress: bool = True) -> Path:
+              progress: bool = True, smoke: bool = False, ensemble: int = 1) -> Path:
     """Run (or resume) the sweeps of one paper section and write its report; return the report's path.
 
     Parameters
@@ -151,8 +177,14 @@ def reproduce(section: str, *, scale: str = "cpu", out: str | os.PathLike[str] =
         Run only these studies (default: all); the report covers the studies run by this call.
     workers, threads_per_trial, scheduler
         As for :func:`vaetk.sweeps.run_sweep` (``workers`` also generates the datasets).
+    smoke : bool
+        Apply :data:`SMOKE` (a minutes-long check that the scale's path works; folders ``<scale>_smoke``).
+    ensemble : int
+        Train up to this many seeds of a setting at once as one batched model (``vaetk sweep --ensemble``; for a
+        GPU, where the paper-scale trials are many small models).
     """
-    spec = load_section(section, scale)
+    spec = load_section(section, scale, smoke=smoke)
+    scale = spec.scale
     selected = spec.studies
     if studies:
         names = [st.name for st in spec.studies]
@@ -179,7 +211,7 @@ def reproduce(section: str, *, scale: str = "cpu", out: str | os.PathLike[str] =
             start = time.perf_counter()
             result = run_sweep(experiment, sec_dir / study.name, seeds=n_seeds, overrides=study.grid,
                                workers=workers, threads_per_trial=threads_per_trial, scheduler=scheduler,
-                               seed_key=spec.seed_keys, progress=progress)
+                               seed_key=spec.seed_keys, progress=progress, ensemble=ensemble)
             timings[study.name] = time.perf_counter() - start
             status = (f"{result.n_ok} of {len(result.outcomes)} trials ok; wall time of this invocation "
                       f"{timings[study.name]:.0f} s.")

@@ -18,6 +18,10 @@ running; with one (``"local"``, a LocalCluster on loopback, or a scheduler addre
 which launches the same process on its worker (the sweep directory must be on a filesystem the workers share).
 Re-running a sweep skips the trials whose ``trial.json`` says "ok" and retries the others in their existing run
 directories (vaetk's training trial resumes from the last checkpoint there).
+
+With ``ensemble`` K > 1 the pending trials of a setting run in groups of at most K, each group in one process as
+one batched ensemble (:func:`vaetk.sweeps.trials.train_and_evaluate_ensemble`); each trial still has its own run
+directory, record and ``trial.json``, so summaries and re-runs see ordinary trials.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -135,34 +140,57 @@ def _read_outcome(run_dir: Path) -> TrialOutcome | None:
 def execute_trial(ref: str, run_dir: str, record_dir: str, trial_id: str, setting: dict[str, Any], seed: int,
                   threads: int) -> dict[str, Any]:
     """Run one prepared trial in a fresh interpreter and return its outcome record (also run on Dask workers)."""
-    run = Path(record_dir)
-    for stale in (RESULT_FILE, ERROR_FILE):
-        (run / stale).unlink(missing_ok=True)
+    return execute_group(ref, [run_dir], [record_dir], [trial_id], [setting], [seed], threads)[0]
+
+
+def execute_group(ref: str, run_dirs: Sequence[str], record_dirs: Sequence[str], trial_ids: Sequence[str],
+                  settings: Sequence[dict[str, Any]], seeds: Sequence[int], threads: int) -> list[dict[str, Any]]:
+    """Run prepared trials in one fresh interpreter (several: as one ensemble, ``--ensemble``) and return their
+    outcome records, one per trial (also run on Dask workers). Every trial's ``trial.log`` is the process's log."""
+    records = [Path(r) for r in record_dirs]
+    for run in records:
+        for stale in (RESULT_FILE, ERROR_FILE):
+            (run / stale).unlink(missing_ok=True)
     env = dict(os.environ)
     env.update({var: str(threads) for var in THREAD_VARS})
+    # `-c` rather than `-m vaetk.sweeps._worker`: the package imports the worker module, so runpy would warn that
+    # it is already loaded before running it as __main__.
+    command = [sys.executable, "-c", "import sys; from vaetk.sweeps._worker import main; sys.exit(main())",
+               "--trial", ref, "--parent", str(os.getpid())]
+    if len(records) > 1:
+        command.append("--ensemble")
+    for run in records:
+        command += ["--record-dir", str(run)]
+    log_path = records[0] / "trial.log"
     start = time.perf_counter()
-    with open(run / "trial.log", "w") as log:
-        proc = subprocess.run(
-            [sys.executable, "-m", "vaetk.sweeps._worker", "--trial", ref, "--record-dir", str(run),
-             "--parent", str(os.getpid()), run_dir],
-            stdout=log, stderr=subprocess.STDOUT, env=env, check=False,
-        )
+    with open(log_path, "w") as log:
+        if len(records) > 1:
+            log.write(f"ensemble of {len(records)} trials in one process: {', '.join(trial_ids)}\n")
+            log.flush()
+        proc = subprocess.run([*command, *run_dirs], stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
     seconds = time.perf_counter() - start
-    record: dict[str, Any] = {
-        "trial_id": trial_id, "setting": setting, "seed": seed, "seconds": round(seconds, 3),
-        "host": socket.gethostname(), "exit_status": proc.returncode,
-    }
-    result_path, error_path = run / RESULT_FILE, run / ERROR_FILE
-    if proc.returncode == 0 and result_path.is_file():
-        record.update(status="ok", result=json.loads(result_path.read_text()))
-    elif error_path.is_file():
-        err = json.loads(error_path.read_text())
-        record.update(status="failed", error=f"{err['type']}: {err['message']}", traceback=err["traceback"])
-    else:  # killed, or exited without a Python exception
-        tail = (run / "trial.log").read_text()[-4000:]
-        how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"
-        record.update(status="failed", error=f"the trial process ended abnormally ({how})", traceback=tail)
-    return record
+    for run in records[1:]:
+        shutil.copyfile(log_path, run / "trial.log")
+    out = []
+    for run, trial_id, setting, seed in zip(records, trial_ids, settings, seeds, strict=True):
+        record: dict[str, Any] = {
+            "trial_id": trial_id, "setting": setting, "seed": seed, "seconds": round(seconds, 3),
+            "host": socket.gethostname(), "exit_status": proc.returncode,
+        }
+        result_path, error_path = run / RESULT_FILE, run / ERROR_FILE
+        if result_path.is_file() and (proc.returncode == 0 or len(records) > 1):
+            record.update(status="ok", result=json.loads(result_path.read_text()), exit_status=0)
+        elif error_path.is_file():
+            err = json.loads(error_path.read_text())
+            record.update(status="failed", error=f"{err['type']}: {err['message']}", traceback=err["traceback"])
+            if len(records) > 1 and proc.returncode >= 0:
+                record["exit_status"] = 1
+        else:  # killed, or exited without a Python exception
+            tail = log_path.read_text()[-4000:]
+            how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"
+            record.update(status="failed", error=f"the trial process ended abnormally ({how})", traceback=tail)
+        out.append(record)
+    return out
 
 
 def _manifest(experiment: Mapping[str, Any], overrides: Mapping[str, Any], ref: str, seed_key: str | list[str],
@@ -212,9 +240,21 @@ def _union(old: list[Any], new: list[Any]) -> list[Any]:
     return list(old) + [v for v in new if v not in old]
 
 
-def _run_trial(args: tuple[Any, ...]) -> dict[str, Any]:
-    """:func:`execute_trial` on one task's arguments (the task function of :func:`vaetk._executors.run_tasks`)."""
-    return execute_trial(*args)
+def _run_group(args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """:func:`execute_group` on one task's arguments (the task function of :func:`vaetk._executors.run_tasks`)."""
+    return execute_group(*args)
+
+
+#: The seed keys an ensemble's members may differ in (see :mod:`vaetk.training._ensemble`).
+ENSEMBLE_SEED_KEYS = ("training.seed", "semi_supervised.label_seed")
+
+
+def ensemble_groups(trials: Sequence[Trial], size: int) -> list[list[Trial]]:
+    """``trials`` in groups of at most ``size`` that share a setting (so differ only in their seeds), in order."""
+    by_setting: dict[str, list[Trial]] = {}
+    for t in trials:
+        by_setting.setdefault(json.dumps(t.setting, sort_keys=True, default=str), []).append(t)
+    return [group[i:i + size] for group in by_setting.values() for i in range(0, len(group), size)]
 
 
 def run_sweep(
@@ -230,6 +270,7 @@ def run_sweep(
     threads_per_trial: int = 1,
     seed_key: str | Sequence[str] = "training.seed",
     progress: bool = True,
+    ensemble: int = 1,
 ) -> SweepResult:
     """Run (or resume) a sweep: every grid point of ``overrides`` times every seed.
 
@@ -261,6 +302,10 @@ def run_sweep(
         Dotted key(s) of the experiment set to each trial's seed.
     progress : bool
         Show a tqdm bar.
+    ensemble : int
+        Run up to this many pending trials of a setting (differing only in their seeds) in one process, as one
+        batched ensemble (see :mod:`vaetk.training._ensemble`; the trial function needs an ``ensemble`` form, as
+        the default has). Each trial keeps its own run directory and record; 1 runs every trial alone.
 
     Returns
     -------
@@ -288,8 +333,18 @@ def run_sweep(
         if seeds < 1:
             raise ConfigError(f"--seeds must be at least 1, got {seeds}.")
         seeds = list(range(seeds))
+    if not is_int(ensemble, 1):
+        raise ConfigError(f"ensemble must be a positive integer, got {ensemble!r}.")
     overrides = dict(overrides or {})
     ref = trial_ref(trial)
+    if ensemble > 1:
+        from vaetk.sweeps._worker import ensemble_function
+
+        ensemble_function(ref)
+        keys = [seed_key] if isinstance(seed_key, str) else list(seed_key)
+        if not set(keys) <= set(ENSEMBLE_SEED_KEYS):
+            raise ConfigError(f"--ensemble: the members of an ensemble may differ only in "
+                              f"{' and '.join(ENSEMBLE_SEED_KEYS)}; the seed keys are {keys}.")
     trials = expand_trials(experiment, seeds=seeds, overrides=overrides, seed_key=seed_key)
     if ref == DEFAULT_TRIAL:
         _parse_first_trial(trials)
@@ -318,7 +373,8 @@ def run_sweep(
         atomic_write_json(record / CONFIG_FILE, t.config)
         todo.append(t)
 
-    with contextlib.closing(_run_trials(root, ref, todo, scheduler, workers, threads_per_trial, progress)) as done:
+    with contextlib.closing(_run_trials(root, ref, todo, scheduler, workers, threads_per_trial, progress,
+                                        ensemble)) as done:
         for record in done:  # leaving early (an interrupt) cancels the trials not started, then closes the pool
             outcome = TrialOutcome(**record)
             atomic_write_json(root / "records" / outcome.trial_id / OUTCOME_FILE, outcome.to_json())
@@ -327,11 +383,12 @@ def run_sweep(
 
 
 def _run_trials(root: Path, ref: str, todo: Sequence[Trial], scheduler: Any, workers: int, threads: int,
-                progress: bool) -> Iterator[dict[str, Any]]:
+                progress: bool, ensemble: int = 1) -> Iterator[dict[str, Any]]:
     """Run the prepared trials ``todo`` and yield their outcome records as they finish.
 
-    A local pool runs them on threads: each task only starts its trial's process and waits for it. A task that
-    fails itself (a lost Dask worker, not a failing trial) is recorded as a failed trial, and the others go on.
+    A local pool runs them on threads: each task only starts its trials' process and waits for it. A task that
+    fails itself (a lost Dask worker, not a failing trial) is recorded as failed for its trials, and the others go
+    on. With ``ensemble`` > 1, a task is a group of trials of one setting (see :func:`ensemble_groups`).
     """
     from tqdm.auto import tqdm
 
@@ -339,20 +396,22 @@ def _run_trials(root: Path, ref: str, todo: Sequence[Trial], scheduler: Any, wor
 
     if not todo:
         return
-    tasks = [(ref, str(root / "trials" / t.trial_id), str(root / "records" / t.trial_id), t.trial_id, t.setting,
-              t.seed, threads) for t in todo]
-    keys = [f"vaetk-trial-{t.trial_id}-{time.time_ns()}" for t in todo]
+    groups = ensemble_groups(todo, ensemble) if ensemble > 1 else [[t] for t in todo]
+    tasks = [(ref, [str(root / "trials" / t.trial_id) for t in g], [str(root / "records" / t.trial_id) for t in g],
+              [t.trial_id for t in g], [t.setting for t in g], [t.seed for t in g], threads) for g in groups]
+    keys = [f"vaetk-trial-{g[0].trial_id}{f'-x{len(g)}' if len(g) > 1 else ''}-{time.time_ns()}" for g in groups]
     with tqdm(total=len(todo), desc="trials", unit="trial", disable=not progress) as bar:
-        for task, record in run_tasks(_run_trial, tasks, scheduler=scheduler, workers=workers, pool="threads",
-                                      keys=keys, return_exceptions=True):
-            if isinstance(record, Exception):  # the task itself failed (worker lost): record it, go on
-                trial_id, setting, seed = task[3:6]
-                record = {"trial_id": trial_id, "setting": setting, "seed": seed, "status": "failed",
-                          "error": f"the executor lost the trial: {type(record).__name__}: {record}"}
-            bar.update(1)
-            if record["status"] != "ok" and progress:
-                bar.write(f"trial {record['trial_id']} failed: {record.get('error', '')}")
-            yield record
+        for task, records in run_tasks(_run_group, tasks, scheduler=scheduler, workers=workers, pool="threads",
+                                       keys=keys, return_exceptions=True):
+            if isinstance(records, Exception):  # the task itself failed (worker lost): record it, go on
+                records = [{"trial_id": trial_id, "setting": setting, "seed": seed, "status": "failed",
+                            "error": f"the executor lost the trial: {type(records).__name__}: {records}"}
+                           for trial_id, setting, seed in zip(*task[3:6], strict=True)]
+            for record in records:
+                bar.update(1)
+                if record["status"] != "ok" and progress:
+                    bar.write(f"trial {record['trial_id']} failed: {record.get('error', '')}")
+                yield record
 
 
 def load_outcomes(sweep_dir: str | os.PathLike[str]) -> list[TrialOutcome]:

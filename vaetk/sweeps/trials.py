@@ -18,16 +18,20 @@ reads, taken on the test split when the experiment has one (else on the training
 - ``epochs`` and ``seconds``.
 
 A retried trial resumes from the checkpoint its earlier attempt left in ``run_dir``.
+
+``vaetk sweep --ensemble K`` runs up to K trials of a setting that differ only in their seeds in one process, as
+one batched ensemble (``train_and_evaluate.ensemble``, :func:`train_and_evaluate_ensemble`); their run
+directories and results are the same as trained one by one (up to float32 rounding).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["train_and_evaluate"]
+__all__ = ["train_and_evaluate", "train_and_evaluate_ensemble"]
 
 _LOSSES = ("rec_per_pixel", "reg_per_pixel", "loss_per_pixel", "rec_elbo", "reg_elbo", "loss_elbo")
 _SD_EPOCHS = (10, 50)
@@ -48,21 +52,58 @@ def _trajectory(final: Mapping[str, float], history: list[dict[str, float]], spl
     return out
 
 
-def train_and_evaluate(config: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
-    """Train ``config`` (an experiment table) into ``run_dir`` and return its summary results (see module doc)."""
+def _set_threads() -> None:
     import torch
-
-    from vaetk.metrics import evaluate_metric
-    from vaetk.models._evaluate import encoder_means
-    from vaetk.registry import registry
-    from vaetk.training import parse_experiment
-    from vaetk.training._run import load_data, load_model, train_experiment
 
     threads = int(os.environ.get("VAETK_TORCH_THREADS", "0") or 0)
     if threads > 0:  # the sweep runner sets this per trial; torch does not read OMP_NUM_THREADS after import
         torch.set_num_threads(threads)
+
+
+def train_and_evaluate(config: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Train ``config`` (an experiment table) into ``run_dir`` and return its summary results (see module doc)."""
+    from vaetk.training import parse_experiment
+    from vaetk.training._run import train_experiment
+
+    _set_threads()
     experiment = parse_experiment(dict(config), source=f"trial {Path(run_dir).name}")
     result = train_experiment(experiment, run_dir, resume=True)
+    return _score(experiment, run_dir, result)
+
+
+def train_and_evaluate_ensemble(configs: Sequence[Mapping[str, Any]], run_dirs: Sequence[Path]
+                                ) -> list[dict[str, Any] | Exception]:
+    """:func:`train_and_evaluate` for trials that differ only in their seeds, trained as one batched ensemble in
+    this process (:func:`vaetk.training.train_ensemble`); per trial its results or the exception that failed it."""
+    from vaetk.training import parse_experiment
+    from vaetk.training._ensemble import train_ensemble
+
+    _set_threads()
+    experiments = [parse_experiment(dict(c), source=f"trial {Path(d).name}") for c, d in zip(configs, run_dirs,
+                                                                                              strict=True)]
+    trained = train_ensemble(experiments, None, run_dirs, resume=True)
+    out: list[dict[str, Any] | Exception] = []
+    for experiment, run_dir, result in zip(experiments, run_dirs, trained, strict=True):
+        if isinstance(result, Exception):
+            out.append(result)
+            continue
+        try:
+            out.append(_score(experiment, run_dir, result))
+        except Exception as exc:  # noqa: BLE001 - recorded for this trial
+            out.append(exc)
+    return out
+
+
+train_and_evaluate.ensemble = train_and_evaluate_ensemble  # type: ignore[attr-defined]  # what --ensemble runs
+
+
+def _score(experiment: Any, run_dir: Path, result: Any) -> dict[str, Any]:
+    """The results of a trained trial (see module doc)."""
+    from vaetk.metrics import evaluate_metric
+    from vaetk.models._evaluate import encoder_means
+    from vaetk.registry import registry
+    from vaetk.training._run import load_data, load_model
+
     final = result.final
     split = "test" if f"test_{_LOSSES[0]}" in final else "train"
     out: dict[str, Any] = {key: float(final[f"{split}_{key}"]) for key in _LOSSES if f"{split}_{key}" in final}

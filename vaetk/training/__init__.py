@@ -45,8 +45,12 @@ _EXPORTS = {
     "constant_predictor": "vaetk.training._detector",
     "detect_over_regularization": "vaetk.training._detector",
     "OverRegularizationWarning": "vaetk.training._detector",
+    "NoTestSplitWarning": "vaetk.training._run",
     # runs
     "train_experiment": "vaetk.training._run",
+    "TensorBoardLogger": "vaetk.training._tensorboard",
+    "train_ensemble": "vaetk.training._ensemble",
+    "EnsembleTrainer": "vaetk.training._ensemble",
     "build_model": "vaetk.training._run",
     "load_model": "vaetk.training._run",
     "load_data": "vaetk.training._run",

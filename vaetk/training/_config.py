@@ -14,6 +14,7 @@ hierarchical")``).
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -49,15 +50,20 @@ class DataConfig:
     Attributes
     ----------
     path : str
-        A dataset store (``DIR.zarr``) or an HDF5 file in the authors' layout; relative paths are relative to
-        the working directory. Required (``vaetk train --data`` can supply it).
+        A dataset store (``DIR.zarr``) or an HDF5 file (the authors' layout or ``vaetk export pdebench``'s); in an
+        experiment file a relative path is relative to that file. Required (``vaetk train --data`` can supply it).
+    test_path : str
+        A separate dataset for the test split (e.g. the authors' test HDF5 file, since each of their files holds
+        one split); empty: the test split of ``path``. Without any test split, training says so and evaluates on
+        the training split.
     train_split, test_split : str
-        Split names inside the store.
+        Split names inside the store(s).
     n_train, n_test : int
         Use only the first n samples of a split (0: all).
     """
 
     path: str = ""
+    test_path: str = ""
     train_split: str = "train"
     test_split: str = "test"
     n_train: int = 0
@@ -109,6 +115,9 @@ class ModelConfig:
             raise ConfigError(f"latent_dim must be >= 1, got {self.latent_dim}.")
 
 
+PRECISIONS = ("float32", "tf32", "bf16")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
     """Optimisation, units, seeds, device and bookkeeping.
@@ -141,6 +150,14 @@ class TrainingConfig:
     n_threads : int, optional
         torch intra-op threads during training (omitted: torch's default). On a busy machine 1 thread is often
         much faster than oversubscribed cores.
+    precision : {"float32", "tf32", "bf16"}
+        Arithmetic of the training steps. ``"float32"``: exact float32. ``"tf32"``: CUDA matrix products and
+        convolutions in TensorFloat-32 (10-bit mantissa; on a CPU identical to float32). ``"bf16"``: the forward
+        pass under ``torch.autocast`` with bfloat16 (losses, reductions, weights and optimiser in float32).
+        Evaluation and metrics always run in float32. See the README's GPU section for the measured effect.
+    compile : bool
+        ``torch.compile`` the architecture's encoder and decoder for training (compiles on the first steps;
+        pays off on long GPU runs).
     detector_reg_tol, detector_rec_margin : float
         The over-regularisation detector fires when the final per-pixel L_REG is below ``detector_reg_tol`` and
         the per-pixel L_REC is within ``detector_rec_margin`` of the constant predictor's (Theorem 1).
@@ -158,6 +175,8 @@ class TrainingConfig:
     sanity_check: bool = True
     deterministic: bool = True
     n_threads: int | None = None
+    precision: Literal["float32", "tf32", "bf16"] = "float32"
+    compile: bool = False
     detector_reg_tol: float = 0.05
     detector_rec_margin: float = 0.25
 
@@ -170,6 +189,8 @@ class TrainingConfig:
              self.checkpoint_every),
             (self.eval_every >= 1, "eval_every", "an int >= 1", self.eval_every),
             (self.n_threads is None or self.n_threads >= 1, "n_threads", "an int >= 1 (or omitted)", self.n_threads),
+            (self.precision in PRECISIONS, "precision", f"one of {', '.join(map(repr, PRECISIONS))}",
+             self.precision),
             (self.detector_reg_tol > 0, "detector_reg_tol", "a number > 0", self.detector_reg_tol),
             (self.detector_rec_margin > 0, "detector_rec_margin", "a number > 0", self.detector_rec_margin),
         ]
@@ -265,10 +286,11 @@ class ExperimentConfig:
         return parse_schedule(self.schedule)[1]
 
     def with_overrides(self, *, data_path: str | None = None, device: str | None = None) -> ExperimentConfig:
-        """A copy with the data path and/or device replaced (command-line overrides)."""
+        """A copy with the data path (relative to the working directory, made absolute) and/or device replaced
+        (command-line overrides)."""
         config = self
         if data_path is not None:
-            config = replace(config, data=replace(config.data, path=str(data_path)))
+            config = replace(config, data=replace(config.data, path=str(Path(data_path).expanduser().absolute())))
         if device is not None:
             config = replace(config, training=replace(config.training, device=device))
             TrainingConfig.__post_init__(config.training)
@@ -318,6 +340,14 @@ def parse_experiment(data: Mapping[str, Any], *, source: str = "experiment") -> 
         config = parse_config(ExperimentConfig, data, path="experiment")
         kind, schedule_config = parse_schedule(config.schedule, path="experiment.schedule")
         make_schedule(kind, schedule_config, steps_per_epoch=1)  # range checks of the kind's parameters
+        recon = getattr(schedule_config, "reconstruction_epochs", 0)
+        if recon and recon >= config.training.epochs:  # beta = 0 for the whole run: not a VAE (issue 15)
+            raise ConfigError(
+                f"schedule.reconstruction_epochs = {recon} is not below training.epochs = "
+                f"{config.training.epochs}: beta would be 0 for the whole run and the prior never trained. Lower "
+                "schedule.reconstruction_epochs or raise training.epochs; to train a plain autoencoder on purpose, "
+                'use [schedule] kind = "constant", value = 0.'
+            )
         resolve_components(config)
     except (ConfigError, PluginError) as exc:
         message = f"{source}: " + str(exc).removeprefix("experiment.").removeprefix("experiment: ")
@@ -331,27 +361,71 @@ def list_presets() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-def load_experiment(path_or_name: str | Path) -> ExperimentConfig:
-    """Load an experiment from a TOML file, or a preset by name (see :func:`list_presets`).
+PRESET_PREFIX = "preset:"
+
+
+def experiment_table(path_or_name: str | Path) -> tuple[dict[str, Any], str]:
+    """The raw table of an experiment file or preset, and its name for messages.
+
+    Addressing is unambiguous: ``preset:NAME`` or a bare ``NAME`` (no suffix, no folder) is always a packaged
+    preset (see :func:`list_presets`), whatever files exist in the working directory; anything with a suffix or
+    a folder (``exp.toml``, ``./exp``, ``configs/exp``) is a file. A relative ``data.path`` in a file is resolved
+    against that file's folder, in a preset against the working directory; either way it is made absolute, so the
+    run directory that records it can be evaluated from anywhere.
+
+    Raises
+    ------
+    ConfigError
+        Unknown preset (with suggestions), missing or unreadable file, invalid TOML.
+    """
+    text = str(path_or_name)
+    name = text.removeprefix(PRESET_PREFIX)
+    path = Path(text)
+    if text.startswith(PRESET_PREFIX) or (path.suffix == "" and len(path.parts) == 1 and "/" not in text):
+        presets = list_presets()
+        if name not in presets:
+            hint = did_you_mean(name, presets, n=2)
+            local = (f" To read the file {text!r} in this folder, write ./{text}."
+                     if Path(text).is_file() and not text.startswith(PRESET_PREFIX) else "")
+            raise ConfigError(f"{text!r} is not an experiment preset.{hint}{local} Presets: {', '.join(presets)}.")
+        resource = resources.files("vaetk") / "configs" / "experiments" / f"{name}.toml"
+        table, base, source = tomllib.loads(resource.read_text(encoding="utf-8")), Path.cwd(), f"preset {name!r}"
+    else:
+        if path.is_dir():
+            raise ConfigError(f"{text!r} is a folder, not an experiment file (a preset is named without a suffix "
+                              "or folder, e.g. 'demo' or 'preset:demo').")
+        table, base, source = load_toml(path), path.parent, str(path)
+    data = table.get("data")
+    for key in ("path", "test_path"):
+        if isinstance(data, dict) and isinstance(data.get(key), str) and data[key]:
+            data[key] = str((base / Path(data[key]).expanduser()).absolute())
+    return table, source
+
+
+def load_experiment(path_or_name: str | Path, overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
+    """Load an experiment from a TOML file, or a preset by name (addressing: :func:`experiment_table`).
+
+    Parameters
+    ----------
+    path_or_name : str or Path
+    overrides : mapping, optional
+        Dotted keys set before parsing (``{"training.epochs": 10}``; the command line's ``--set``).
 
     Raises
     ------
     ConfigError
         Missing file or unknown preset (with suggestions), invalid TOML, unknown keys, wrong types or values.
     """
-    path = Path(path_or_name)
-    if not path.exists() and path.suffix != ".toml" and path.parent == Path("."):
-        presets = list_presets()
-        if str(path_or_name) not in presets:
-            hint = did_you_mean(path_or_name, presets, n=2)
-            raise ConfigError(f"{str(path_or_name)!r} is neither an experiment file nor a preset.{hint} "
-                              f"Presets: {', '.join(presets)}.")
-        resource = resources.files("vaetk") / "configs" / "experiments" / f"{path_or_name}.toml"
-        text = resource.read_text(encoding="utf-8")
-        import tomllib
+    from vaetk.sweeps._grid import apply_overrides
 
-        return parse_experiment(tomllib.loads(text), source=f"preset {path_or_name!r}")
-    return parse_experiment(load_toml(path), source=str(path))
+    table, source = experiment_table(path_or_name)
+    if overrides:
+        table, source = apply_overrides(table, overrides), f"{source} with --set {', '.join(overrides)}"
+        for key in ("path", "test_path"):  # a path given here is relative to the working directory
+            value = overrides.get(f"data.{key}")
+            if isinstance(value, str) and value:
+                table["data"][key] = str(Path(value).expanduser().absolute())
+    return parse_experiment(table, source=source)
 
 
 def experiment_to_toml(config: ExperimentConfig) -> str:

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from vaetk.errors import VaetkWarning
+from vaetk.config import config_to_dict
+from vaetk.errors import ConfigError, VaetkWarning
+from vaetk.models.vae import loss_units
 from vaetk.training import _files as files
+from vaetk.training._config import ExperimentConfig, parse_experiment
 from vaetk.training._detector import constant_predictor, detect_over_regularization
 from vaetk.training._run import load_data, load_model
 from vaetk.training._trainer import derive_seed, encode_dataset, evaluate_model, resolve_device
@@ -100,8 +104,19 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def _with_evaluation_overrides(config: ExperimentConfig, overrides: Mapping[str, Any]) -> ExperimentConfig:
+    from vaetk.sweeps._grid import apply_overrides
+
+    fixed = [key for key in overrides if not key.startswith("evaluation.")]
+    if fixed:
+        raise ConfigError(f"--set {', '.join(fixed)}: evaluation can only change evaluation.* keys (the rest of the "
+                          "experiment made the model); use --data for another dataset.")
+    table = apply_overrides(config_to_dict(config), overrides)
+    return parse_experiment(table, source=f"the run's experiment with --set {', '.join(overrides)}")
+
+
 def evaluate_run(run_dir: str | Path, *, device: str = "cpu", data_path: str | None = None, plots: bool = True,
-                 strict_versions: bool = False) -> dict[str, Any]:
+                 strict_versions: bool = False, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Evaluate the trained model of ``run_dir`` and write report.json, report.md and the figures.
 
     Parameters
@@ -116,6 +131,9 @@ def evaluate_run(run_dir: str | Path, *, device: str = "cpu", data_path: str | N
         Write the PNG figures.
     strict_versions : bool
         Refuse (instead of warning about) a model written by other vaetk/plugin versions.
+    overrides : mapping, optional
+        Dotted ``evaluation.*`` keys to change for this evaluation (``--set evaluation.n_reconstructions=8``); the
+        rest of the experiment made the model and cannot change.
 
     Returns
     -------
@@ -125,6 +143,8 @@ def evaluate_run(run_dir: str | Path, *, device: str = "cpu", data_path: str | N
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     model, config = load_model(run_dir, device=str(dev), strict_versions=strict_versions)
+    if overrides:
+        config = _with_evaluation_overrides(config, overrides)
     config = config.with_overrides(data_path=data_path)
     train_x, train_theta, test_x, test_theta = load_data(config)
     eval_x, eval_theta, split = (test_x, test_theta, "test") if test_x is not None else (train_x, train_theta, "train")
@@ -151,6 +171,7 @@ def evaluate_run(run_dir: str | Path, *, device: str = "cpu", data_path: str | N
         "evaluated_on": split,
         "n_samples": int(len(eval_x)),
         "losses": losses,
+        "units": loss_units(model.prior.authors_normalizer(), model.latent_dim),
         "constant_predictor": {"rec_per_pixel": baseline.rec_per_pixel, "rec_elbo": baseline.rec_elbo},
         "over_regularized": over,
         "metrics": metrics,
@@ -188,8 +209,11 @@ def _write_plots(run_dir: Path, model: Any, encoded: dict[str, torch.Tensor], x:
     figures = {
         "latent_space.png": plot_latent_space(encoded["sample"].numpy(), prior_samples, theta),
         "latents_vs_factors.png": plot_latents_vs_factors(encoded["mean"].numpy(), encoded["std"].numpy(), theta),
-        "training_curves.png": plot_training_curves(history, baseline) if history else None,
-        "reconstructions.png": plot_reconstructions(x[:k].cpu().numpy(), encoded["reconstruction"][:k].numpy())
+        "training_curves.png": plot_training_curves(history, baseline, loss_units(model.prior.authors_normalizer(),
+                                                                                  model.latent_dim))
+        if history else None,
+        "reconstructions.png": plot_reconstructions(x[:k].cpu().numpy(), encoded["reconstruction"][:k].numpy(),
+                                                    theta[:k])
         if k else None,
     }
     written = []
@@ -207,13 +231,14 @@ def _write_plots(run_dir: Path, model: Any, encoded: dict[str, torch.Tensor], x:
 def _markdown(report: dict[str, Any]) -> str:
     lines = [f"# vaetk evaluation: {report['experiment'] or report['run_dir']}", ""]
     lines.append(f"Evaluated on the {report['evaluated_on']} split ({report['n_samples']} samples).")
-    lines += ["", "| split | L_REC (per pixel) | L_REG (per pixel) | loss (per pixel) | loss (ELBO, nats) | S_D |",
-              "|---|---|---|---|---|---|"]
+    units = report["units"]
+    lines += ["", f"| split | L_REC ({units['rec_per_pixel']}) | L_REG ({units['reg_per_pixel']}) | authors' loss "
+              f"({units['loss_per_pixel']}) | -ELBO ({units['loss_elbo']}) | S_D |", "|---|---|---|---|---|---|"]
     for split, values in report["losses"].items():
         lines.append(f"| {split} | {values['rec_per_pixel']:.4f} | {values['reg_per_pixel']:.4f} | "
                      f"{values['loss_per_pixel']:.4f} | {values['loss_elbo']:.1f} | {values.get('sd', math.nan):.3f} |")
     cp = report["constant_predictor"]
-    lines += ["", f"Constant predictor (Theorem 1): L_REC = {cp['rec_per_pixel']:.4f} per pixel. "
+    lines += ["", f"Constant predictor (Theorem 1): L_REC = {cp['rec_per_pixel']:.4f} nats/pixel. "
               f"Over-regularised: **{'yes' if report['over_regularized'] else 'no'}**.", "", "## Metrics", ""]
     lines += metric_lines(report["metrics"], markdown=True) or ["No metrics configured ([[evaluation.metrics]])."]
     if report["plots"]:
@@ -235,7 +260,8 @@ def metric_lines(metrics: dict[str, dict[str, Any]], *, markdown: bool = False) 
         parts = []
         for name, value in record["scores"].items():
             interval = record["intervals"].get(name)
-            text = f"{name} {value:.4f}" + (f" [{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "")
+            shown = f"{value:.4f}" if name == primary or not float(value).is_integer() else f"{int(value)}"
+            text = f"{name} {shown}" + (f" [{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "")
             if name == primary:
                 text = (f"**{text}**" if markdown else text) + \
                     f" ({'higher' if record.get('higher_is_better', True) else 'lower'} is better)"

@@ -13,6 +13,15 @@ Everything is written to a temporary file next to its target and moved into plac
 killed run leaves either the old file or the new one, never half of one. Files are read with
 ``torch.load(weights_only=True)``: no code is unpickled.
 
+Checksums: checkpoint.pt, model.pt and model.json each have a sidecar ``NAME.sha256`` (JSON) recording the SHA-256
+of the bytes written, checked on every load; a file that no longer matches (a flipped byte, a truncated copy) is a
+:class:`~vaetk.errors.DataError`, never silently different weights. The sidecar is written *before* the file is
+replaced and also keeps the previous file's hash, so a run killed between the two writes still loads. Files from
+runs older than the sidecars load unchecked.
+
+Lock: a training process holds ``.vaetk-lock`` (pid, host, start time) in its run directory for the whole run
+(:func:`run_lock`); a second process is refused, a lock left by a dead process on this host is taken over.
+
 Version policy on load: a model or checkpoint written by another vaetk version, or with a plugin from another
 distribution version, loads with a :class:`VersionMismatchWarning` (the weights usually still fit; results may
 differ); ``strict_versions=True`` turns that into a :class:`~vaetk.errors.DataError`. A plugin that is not
@@ -21,9 +30,15 @@ installed at all is an error naming the distribution to install.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import socket
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +55,10 @@ __all__ = [
     "check_versions",
     "load_checkpoint",
     "read_json",
+    "run_lock",
     "save_checkpoint",
+    "verify_file",
+    "write_checked",
 ]
 
 CHECKPOINT = "checkpoint.pt"
@@ -51,6 +69,8 @@ PROVENANCE = "provenance.json"
 HISTORY_CSV = "history.csv"
 HISTORY_JSON = "history.json"
 SUMMARY = "summary.json"
+LOCK = ".vaetk-lock"
+CHECKSUM_SUFFIX = ".sha256"
 FORMAT_VERSION = 1
 
 
@@ -58,22 +78,75 @@ class VersionMismatchWarning(VaetkWarning):
     """A model or checkpoint was written with other versions of vaetk or of a plugin's distribution."""
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
-    """``torch.save`` to ``path`` atomically."""
+def checksum_path(path: str | os.PathLike[str]) -> Path:
+    """The sidecar recording ``path``'s SHA-256 (``checkpoint.pt`` -> ``checkpoint.pt.sha256``)."""
     path = Path(path)
-    tmp = temporary_path(path)
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    return path.with_name(path.name + CHECKSUM_SUFFIX)
+
+
+def _read_sidecar(path: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(checksum_path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"The checksum record {str(checksum_path(path))!r} of {str(path)!r} is unreadable ({exc}); "
+                        "the file cannot be trusted. Restore both from a backup, or delete them to start over.") from None
+    if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
+        raise DataError(f"The checksum record {str(checksum_path(path))!r} of {str(path)!r} is damaged; the file "
+                        "cannot be trusted. Restore both from a backup, or delete them to start over.")
+    return record
+
+
+def write_checked(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, with its SHA-256 in the sidecar (see the module docstring)."""
+    path = Path(path)
+    try:
+        old = _read_sidecar(path) if path.exists() else None
+    except DataError:
+        old = None  # a damaged record of a file about to be replaced: nothing to keep
+    record = {"file": path.name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+              "previous": None if old is None else old["sha256"]}  # the file still in place until the replace
+    atomic_write_text(checksum_path(path), json.dumps(record, indent=1) + "\n")
+    atomic_write_bytes(path, data)
+
+
+def verify_file(path: str | os.PathLike[str], what: str, data: bytes | None = None) -> None:
+    """Raise DataError when ``path`` (or its bytes ``data``, already read) does not match its recorded SHA-256.
+
+    A file without a sidecar (written before vaetk recorded checksums) is not checked.
+    """
+    path = Path(path)
+    record = _read_sidecar(path)
+    if record is None:
+        return
+    if data is None:
+        data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest not in (record["sha256"], record.get("previous")):
+        raise DataError(
+            f"{what} {str(path)!r} does not match the SHA-256 recorded when it was written "
+            f"({str(checksum_path(path))!r}): it was modified or damaged on disk, and loading it would give other "
+            "values than the run wrote. Restore it from a backup, or delete it and its .sha256 record (a run "
+            "directory's checkpoint: the run then starts over with --resume; model files: train again)."
+        )
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save`` to ``path`` atomically, with its checksum recorded (:func:`write_checked`)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_checked(path, buf.getvalue())
 
 
 def read_json(path: str | os.PathLike[str], what: str) -> Any:
-    """Read a JSON file, with a DataError naming ``what`` when it is missing or corrupted."""
+    """Read a JSON file, with a DataError naming ``what`` when it is missing, corrupted, or does not match the
+    checksum recorded beside it (:func:`write_checked`)."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        verify_file(path, what, data)
+        return json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise DataError(f"{what} {str(path)!r} does not exist.") from None
     except (OSError, ValueError) as exc:
@@ -85,8 +158,10 @@ def torch_load(path: str | os.PathLike[str], what: str, *, map_location: Any = "
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{what} {str(path)!r} does not exist.")
+    data = path.read_bytes()
+    verify_file(path, what, data)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated / foreign files
         raise DataError(f"{what} {str(path)!r} is corrupted or not a vaetk file ({type(exc).__name__}: {exc}). "
                         "Delete it to start over, or restore it from a backup.") from None
@@ -137,3 +212,74 @@ def check_versions(recorded: Mapping[str, Any], current: Mapping[str, Any], *, w
         raise DataError(message + " Install those versions, or load with strict_versions=False.")
     warnings.warn(message + " The weights were loaded; results may differ from the original run.",
                   VersionMismatchWarning, stacklevel=3)
+
+
+# -- the run-directory lock ----------------------------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+@contextmanager
+def run_lock(run_dir: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Own the run directory ``run_dir`` while training into it (created if missing; removed again if it was
+    created here and is left empty).
+
+    The lock file ``.vaetk-lock`` records pid, host and start time; it is written whole and linked into place
+    (atomic, never empty). A lock whose process is dead on this host is taken over.
+
+    Raises
+    ------
+    DataError
+        Another live process (or a process on another host) trains into ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DataError(f"--out {str(run_dir)!r} is a file, not a run directory.")
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = run_dir / LOCK
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    tmp = temporary_path(lock)
+    tmp.write_text(json.dumps(me), encoding="utf-8")
+    try:
+        for _ in range(3):
+            try:
+                os.link(tmp, lock)  # atomic: fails when a lock exists
+                break
+            except FileExistsError:
+                try:
+                    owner = json.loads(lock.read_text(encoding="utf-8"))
+                except FileNotFoundError:
+                    continue  # released meanwhile
+                except (OSError, ValueError):
+                    owner = None
+                if isinstance(owner, dict) and owner.get("host") == me["host"] \
+                        and not _pid_alive(int(owner.get("pid", -1))):
+                    lock.unlink(missing_ok=True)  # stale: its process was killed
+                    continue
+                who = (f"process {owner.get('pid')} on host {owner.get('host')} (since {owner.get('started')})"
+                       if isinstance(owner, dict) else "another process")
+                raise DataError(
+                    f"The run directory {str(run_dir)!r} is in use by {who}: two trainings cannot write one run. "
+                    f"Wait for it to finish, or, if that process is dead, delete {str(lock)!r} and run again with "
+                    "--resume.") from None
+        else:
+            raise DataError(f"Could not lock the run directory {str(run_dir)!r} (its lock {str(lock)!r} keeps "
+                            "changing hands); run again.")
+    finally:
+        tmp.unlink(missing_ok=True)
+    try:
+        yield me
+    finally:
+        lock.unlink(missing_ok=True)
+        if created:
+            try:
+                run_dir.rmdir()  # only when empty: a run refused before writing anything leaves no folder
+            except OSError:
+                pass

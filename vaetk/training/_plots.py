@@ -2,8 +2,8 @@
 
 - :func:`plot_latent_space`: aggregated posterior vs prior samples vs p(theta) (paper Figs. 6 and 12);
 - :func:`plot_latents_vs_factors`: each latent dimension against each generative parameter (Fig. 7);
-- :func:`plot_reconstructions`: data, decoder mean and absolute error per channel;
-- :func:`plot_training_curves`: per-pixel losses, the constant predictor and beta against epochs.
+- :func:`plot_reconstructions`: data, decoder mean and absolute error per channel, with colour bars and theta;
+- :func:`plot_training_curves`: the losses in their units, the constant predictor, beta and S_D against epochs.
 """
 
 from __future__ import annotations
@@ -39,13 +39,19 @@ def plot_latent_space(posterior: np.ndarray, prior: np.ndarray, factors: np.ndar
     fig = _figure(figsize=(12, 4), layout="constrained")
     panels = ((posterior, "aggregated posterior q(z)", "C0"), (prior, "prior p(z)", "C1"),
               (factors, "generative parameters p(theta)", "C2"))
-    limit = max(float(np.abs(a[:, :2]).max()) for a, _, _ in panels if a.size) * 1.05
     for ax, (points, title, color) in zip(fig.subplots(1, 3), panels, strict=True):
         second = points[:, 1] if points.shape[1] > 1 else np.zeros(len(points))
         ax.scatter(points[:, 0], second, s=4, alpha=0.5, color=color)
         ax.set_title(title)
-        ax.set_xlim(-limit, limit)
-        ax.set_ylim(-limit, limit)
+        # Each panel at its own scale (one shared axis let one far prior sample flatten the others); the 0.5 and
+        # 99.5 percentiles keep a stray point from doing the same within a panel.
+        finite = np.isfinite(points[:, 0]) & np.isfinite(second)
+        if finite.any():
+            lo = np.percentile(np.stack([points[finite, 0], second[finite]]), 0.5, axis=1)
+            hi = np.percentile(np.stack([points[finite, 0], second[finite]]), 99.5, axis=1)
+            centre, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2 * 1.15, 1e-6)
+            ax.set_xlim(centre[0] - half, centre[0] + half)
+            ax.set_ylim(centre[1] - half, centre[1] + half)
         ax.set_aspect("equal")
         ax.set_xlabel("dimension 1")
         ax.set_ylabel("dimension 2")
@@ -68,15 +74,18 @@ def plot_latents_vs_factors(means: np.ndarray, stds: np.ndarray, factors: np.nda
     return fig
 
 
-def plot_reconstructions(data: np.ndarray, reconstruction: np.ndarray) -> Any:
-    """For each sample (rows of 3 x 3 panels): the data, the decoder mean and |error|, per channel.
+def plot_reconstructions(data: np.ndarray, reconstruction: np.ndarray, theta: np.ndarray | None = None) -> Any:
+    """For each sample (rows of 3 x 3 panels): the data, the decoder mean and |error|, per channel, with a colour
+    bar for the data/mean pair (shared scale) and one for the error, and the sample's theta on the left.
 
     Parameters
     ----------
     data, reconstruction : ndarray of shape (n, C, H, W)
+    theta : ndarray of shape (n, s), optional
+        The samples' generative parameters (row labels).
     """
     n, c = data.shape[:2]
-    fig = _figure(figsize=(3.0 * c * 3 / 2, 2.6 * n * 1.0), layout="constrained")
+    fig = _figure(figsize=(3.4 * c * 3 / 2, 2.6 * n * 1.0), layout="constrained")
     axes = np.asarray(fig.subplots(n, 3 * c, squeeze=False))
     for k in range(n):
         for ch in range(c):
@@ -91,23 +100,29 @@ def plot_reconstructions(data: np.ndarray, reconstruction: np.ndarray) -> Any:
                 ax.set_title(title, fontsize=8)
                 ax.set_xticks([])
                 ax.set_yticks([])
-                if limits is None:
-                    fig.colorbar(im, ax=ax, shrink=0.8)
+                if m >= 1:  # after the mean: the data/mean scale; after the error: its own
+                    fig.colorbar(im, ax=ax, shrink=0.8).ax.tick_params(labelsize=7)
+        if theta is not None:
+            values = ", ".join(f"{v:.2f}" for v in np.atleast_1d(theta[k]))
+            axes[k, 0].set_ylabel(f"theta = ({values})", fontsize=8)
     return fig
 
 
-def plot_training_curves(history: Sequence[dict[str, Any]], baseline: float | None = None) -> Any:
-    """Per-pixel L_REC and L_REG (train, and test where evaluated), the constant predictor, and beta."""
-    fig = _figure(figsize=(13, 3.8), layout="constrained")
-    ax_rec, ax_reg, ax_beta = fig.subplots(1, 3)
+def plot_training_curves(history: Sequence[dict[str, Any]], baseline: float | None = None,
+                         units: dict[str, str] | None = None) -> Any:
+    """L_REC and L_REG (train, and test where evaluated) in their units, the constant predictor, beta (the
+    reconstruction phase, beta = 0, shaded rather than drawn on the log axis) and S_D against epochs."""
+    units = units or {"rec_per_pixel": "nats/pixel", "reg_per_pixel": "authors' units"}
+    fig = _figure(figsize=(16, 3.8), layout="constrained")
+    ax_rec, ax_reg, ax_beta, ax_sd = fig.subplots(1, 4)
     epochs = np.array([row["epoch"] for row in history], dtype=float)
 
     def column(key: str) -> np.ndarray:
         return np.array([np.nan if row.get(key) is None else row.get(key, np.nan) for row in history], dtype=float)
 
     for split, style in (("train", "-"), ("test", "o")):
-        for ax, term in ((ax_rec, "rec"), (ax_reg, "reg")):
-            values = column(f"{split}_{term}_per_pixel")
+        for ax, term in ((ax_rec, "rec"), (ax_reg, "reg"), (ax_sd, "sd")):
+            values = column(f"{split}_{term}" if term == "sd" else f"{split}_{term}_per_pixel")
             mask = np.isfinite(values)
             if mask.any():
                 ax.plot(epochs[mask], values[mask], style, ms=3, label=split)
@@ -119,14 +134,24 @@ def plot_training_curves(history: Sequence[dict[str, Any]], baseline: float | No
         low = min(float(np.min(finite)), baseline if baseline is not None else np.inf)
         high = max(float(np.percentile(finite, 90)), low + 1.0, (baseline if baseline is not None else -np.inf) + 0.3)
         ax_rec.set_ylim(low - 0.3, high)
-    ax_rec.set_title("L_REC (per pixel)")
-    ax_reg.set_title("L_REG (per pixel)")
+    ax_rec.set_title(f"L_REC ({units['rec_per_pixel']})")
+    ax_reg.set_title(f"L_REG ({units['reg_per_pixel']})")
     ax_reg.set_yscale("symlog", linthresh=1e-2)
-    ax_beta.plot(epochs, np.maximum(column("beta"), 1e-12), color="C3")
-    ax_beta.set_yscale("log")
+    beta = column("beta")
+    positive = beta > 0
+    if positive.any():
+        ax_beta.plot(epochs[positive], beta[positive], color="C3")
+        ax_beta.set_yscale("log")
+    if (~positive & np.isfinite(beta)).any():
+        zero = epochs[~positive & np.isfinite(beta)]
+        ax_beta.axvspan(zero.min() - 0.5, zero.max() + 0.5, color="0.85", label="beta = 0")
+        ax_beta.legend(fontsize=8)
     ax_beta.set_title("beta")
-    for ax in (ax_rec, ax_reg, ax_beta):
+    ax_sd.set_title("S_D (encoder means vs theta)")
+    ax_sd.set_ylim(0.0, 1.02)
+    for ax in (ax_rec, ax_reg, ax_beta, ax_sd):
         ax.set_xlabel("epoch")
-    ax_rec.legend(fontsize=8)
-    ax_reg.legend(fontsize=8)
+    for ax in (ax_rec, ax_reg, ax_sd):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     return fig

@@ -18,7 +18,8 @@ import json
 import math
 import platform
 import time
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ import numpy as np
 import torch
 
 from vaetk.config import config_to_dict, resolve_component
-from vaetk.errors import ConfigError, DataError, PluginError
+from vaetk.errors import ConfigError, DataError, PluginError, PluginNotFoundError, VaetkWarning
+from vaetk.models.vae import loss_units
+from vaetk.registry import IN_PROCESS
 from vaetk.training import _files as files
 from vaetk.training._config import ExperimentConfig, experiment_to_toml, parse_experiment
 from vaetk.training._trainer import Trainer, TrainResult, derive_seed
@@ -70,12 +73,17 @@ def build_model(config: ExperimentConfig, input_shape: tuple[int, int, int]) -> 
     return VAE(architecture, prior), plugins
 
 
+class NoTestSplitWarning(VaetkWarning):
+    """The training data has no test split: the run is evaluated on its training split."""
+
+
 def load_data(config: ExperimentConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Training and test tensors (fields float32 (N, C, H, W), theta float32 (N, s)) named by ``config.data``.
 
     The test split is optional: a store without it trains without per-epoch test losses.
     """
     from vaetk.data import DarcyDataset
+    from vaetk.data._dataset import available_splits
 
     dc = config.data
     if not dc.path:
@@ -92,10 +100,17 @@ def load_data(config: ExperimentConfig) -> tuple[torch.Tensor, torch.Tensor, tor
                             f"{len(x)} samples.")
         x, theta = x[: dc.n_train], theta[: dc.n_train]
     test_x = test_theta = None
-    try:
+    test = None
+    if dc.test_path:
+        if not Path(dc.test_path).exists():
+            raise DataError(f"data.test_path: no dataset at {dc.test_path!r}.")
+        test = DarcyDataset(dc.test_path, dc.test_split)
+    elif dc.test_split in (available_splits(dc.path) or []):
         test = DarcyDataset(dc.path, dc.test_split)
-    except DataError:
-        test = None
+    else:
+        warnings.warn(f"{dc.path!r} holds no {dc.test_split!r} split, so there are no per-epoch test losses and the "
+                      "run is evaluated on its training split. Name a test set with data.test_path (e.g. the "
+                      "test HDF5 file of the authors' data).", NoTestSplitWarning, stacklevel=2)
     if test is not None:
         n = dc.n_test or len(test)
         test_x, test_theta = test.fields[:n], test.theta[:n]
@@ -111,18 +126,23 @@ def _fingerprint(x: torch.Tensor, theta: torch.Tensor) -> str:
 
 
 def _identity(config: ExperimentConfig) -> dict[str, Any]:
-    """The parts of an experiment that define a run (the device may change between resumes)."""
+    """The parts of an experiment that define a run (the device may change between resumes, and a resumed run may
+    be given more epochs)."""
     data = config_to_dict(config)
     data["training"].pop("device", None)
+    data["training"].pop("epochs", None)
+    for key in ("path", "test_path"):  # runs recorded before paths were made absolute compare like new ones
+        if data["data"].get(key):
+            data["data"][key] = str(Path(data["data"][key]).absolute())
     return data
 
 
-def _check_run_dir(out: Path, config: ExperimentConfig, resume: bool) -> bool:
-    """Validate ``out`` for this experiment; return True when an existing run is to be continued."""
+def _check_run_dir(out: Path, config: ExperimentConfig, resume: bool) -> ExperimentConfig | None:
+    """Validate ``out`` for this experiment; return the existing run's experiment when it is to be continued."""
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {str(out)!r} is a file, not a run directory.")
-    if not out.exists() or not any(out.iterdir()):
-        return False
+    if not out.exists() or not any(p.name != files.LOCK for p in out.iterdir()):  # our own lock aside
+        return None
     exp_file = out / files.EXPERIMENT
     if not exp_file.is_file():
         raise DataError(f"{str(out)!r} is not empty and is not a vaetk run directory (no {files.EXPERIMENT}); "
@@ -139,9 +159,17 @@ def _check_run_dir(out: Path, config: ExperimentConfig, resume: bool) -> bool:
         raise DataError(f"{str(out)!r} already holds a different run ({'; '.join(diffs[:3])}). Choose another "
                         "--out; nothing was overwritten.")
     if not resume:
-        raise DataError(f"{str(out)!r} already holds this run. Pass --resume to continue it, or choose another "
-                        "--out; nothing was overwritten.")
-    return True
+        raise DataError(f"{str(out)!r} already holds this run ({existing.training.epochs} epochs). Pass --resume to "
+                        "continue it (also to a larger training.epochs), or choose another --out; nothing was "
+                        "overwritten.")
+    return existing
+
+
+def _read_provenance(out: Path) -> dict[str, Any]:
+    try:
+        return json.loads((out / files.PROVENANCE).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _differences(old: Any, new: Any, path: str = "") -> list[str]:
@@ -191,7 +219,8 @@ def train_experiment(config: ExperimentConfig, out: str | Path, *, resume: bool 
     out : path-like
         The run directory.
     resume : bool
-        Continue the run already in ``out`` from its checkpoint (a run without a checkpoint starts over).
+        Continue the run already in ``out`` from its checkpoint (a run without a checkpoint starts over), also to
+        a larger ``training.epochs`` (recorded in provenance.json).
     progress : bool
         tqdm progress bar.
     callbacks : sequence of callables
@@ -203,30 +232,66 @@ def train_experiment(config: ExperimentConfig, out: str | Path, *, resume: bool 
         Also written to ``out``: experiment.toml, provenance.json, checkpoint.pt, history.csv/.json, model.pt,
         model.json, summary.json.
     """
+    with files.run_lock(out):  # one training per run directory (issue 15)
+        return _train_experiment(config, Path(out), resume=resume, progress=progress, callbacks=callbacks)
+
+
+def _train_experiment(config: ExperimentConfig, out: Path, *, resume: bool, progress: bool,
+                      callbacks: Sequence[Any]) -> TrainResult:
     out = Path(out)
-    continuing = _check_run_dir(out, config, resume)
+    existing = _check_run_dir(out, config, resume)
     train_x, train_theta, test_x, test_theta = load_data(config)
     model, plugins = build_model(config, tuple(train_x.shape[1:]))
     versions = current_versions(plugins)
     fingerprint = _fingerprint(train_x, train_theta)
-    state = None
-    if continuing and (out / files.CHECKPOINT).exists():
-        state = files.load_checkpoint(out)
-        files.check_versions(state["versions"], versions, what=f"The checkpoint in {str(out)!r}")
-        if state.get("data_fingerprint") != fingerprint:
-            raise DataError(f"The training data at {config.data.path!r} differs from the data the run in {str(out)!r} "
-                            "was started with; it cannot be resumed on other data.")
+    state = resume_state(out, config, versions, fingerprint) if existing is not None else None
     out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(config, model, train_x, train_theta, test_x, test_theta,
+                      checkpoint=checkpoint_writer(out, versions, fingerprint),
+                      callbacks=[history_logger(out), *callbacks], progress=progress)
+    start_run_dir(out, trainer, existing, state, versions, fingerprint)
+    result = trainer.fit(resume_state=state)
+    finish_run_dir(out, trainer, result, versions)
+    return result
 
+
+# -- the run-directory steps of a training call (shared with vaetk.training._ensemble) -----------------------------
+def resume_state(out: Path, config: ExperimentConfig, versions: Mapping[str, Any], fingerprint: str
+                 ) -> dict[str, Any] | None:
+    """The checkpoint to continue from (None without one), checked against this code's versions and this data."""
+    if not (out / files.CHECKPOINT).exists():
+        return None
+    state = files.load_checkpoint(out)
+    files.check_versions(state["versions"], versions, what=f"The checkpoint in {str(out)!r}")
+    if state.get("data_fingerprint") != fingerprint:
+        raise DataError(f"The training data at {config.data.path!r} differs from the data the run in {str(out)!r} "
+                        "was started with; it cannot be resumed on other data.")
+    if state["epoch"] > config.training.epochs:
+        raise DataError(f"The run in {str(out)!r} has already trained {state['epoch']} epochs; --resume can "
+                        f"continue it to more epochs, not fewer (training.epochs = {config.training.epochs}).")
+    return state
+
+
+def checkpoint_writer(out: Path, versions: Mapping[str, Any], fingerprint: str) -> Callable[[dict[str, Any]], None]:
     def checkpoint(train_state: dict[str, Any]) -> None:
         files.save_checkpoint(out, {**train_state, "versions": versions, "data_fingerprint": fingerprint})
 
+    return checkpoint
+
+
+def history_logger(out: Path) -> Callable[[Trainer, dict[str, float]], None]:
     def log(trainer: Trainer, row: dict[str, float]) -> None:
         write_history(out, trainer.history)
 
-    trainer = Trainer(config, model, train_x, train_theta, test_x, test_theta, checkpoint=checkpoint,
-                      callbacks=[log, *callbacks], progress=progress)
-    if not continuing:
+    return log
+
+
+def start_run_dir(out: Path, trainer: Trainer, existing: ExperimentConfig | None, state: dict[str, Any] | None,
+                  versions: Mapping[str, Any], fingerprint: str, **extra: Any) -> None:
+    """Write experiment.toml (new or lengthened runs) and provenance.json (``extra``: more top-level entries)."""
+    config = trainer.config
+    extended = existing is not None and existing.training.epochs != config.training.epochs
+    if existing is None or extended:
         files.atomic_write_text(out / files.EXPERIMENT, experiment_to_toml(config))
     provenance = {
         "versions": versions,
@@ -234,27 +299,38 @@ def train_experiment(config: ExperimentConfig, out: str | Path, *, resume: bool 
         "label_seed": config.semi_supervised.label_seed,
         "label_indices": trainer.label_indices.tolist(),
         "device": str(trainer.device),
-        "data": {"path": str(config.data.path), "n_train": int(train_x.shape[0]),
-                 "n_test": 0 if test_x is None else int(test_x.shape[0]), "sample_shape": list(train_x.shape[1:]),
-                 "fingerprint": fingerprint},
-        "torch_threads": torch.get_num_threads(),
+        "data": {"path": str(config.data.path), "n_train": int(trainer.train_x.shape[0]),
+                 "n_test": 0 if trainer.test_x is None else int(trainer.test_x.shape[0]),
+                 "sample_shape": list(trainer.train_x.shape[1:]), "fingerprint": fingerprint},
+        "torch_threads": config.training.n_threads or torch.get_num_threads(),  # what training runs with
+        "precision": config.training.precision,
+        "compile": config.training.compile,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **extra,
     }
+    provenance["epochs_extended"] = (_read_provenance(out) if existing is not None else {}).get("epochs_extended", [])
+    if extended:  # the run's record says it was lengthened, and from where
+        provenance["epochs_extended"].append({"from_epochs": existing.training.epochs,
+                                              "to_epochs": config.training.epochs,
+                                              "at_epoch": 0 if state is None else int(state["epoch"])})
     files.atomic_write_text(out / files.PROVENANCE, json.dumps(provenance, indent=1))
-    result = trainer.fit(resume_state=state)
+
+
+def finish_run_dir(out: Path, trainer: Trainer, result: TrainResult, versions: Mapping[str, Any]) -> None:
+    """Write the final history, the model files and summary.json."""
     write_history(out, trainer.history)
-    save_model(out, trainer.model, config, versions, tuple(train_x.shape[1:]))
+    save_model(out, trainer.model, trainer.config, versions, tuple(trainer.train_x.shape[1:]))
     summary = {
         "final": result.final,
         "constant_predictor": {"rec_per_pixel": result.baseline.rec_per_pixel, "rec_elbo": result.baseline.rec_elbo},
         "over_regularized": result.over_regularized,
+        "units": loss_units(trainer.model.prior.authors_normalizer(), trainer.model.latent_dim),
         "label_indices": result.label_indices.tolist(),
         "seconds_this_call": result.seconds,
         "seconds_training": float(sum(row["seconds"] for row in result.history)),
         "device": str(trainer.device),
     }
     files.atomic_write_text(out / files.SUMMARY, json.dumps(summary, indent=1))
-    return result
 
 
 def save_model(run_dir: Path, model: torch.nn.Module, config: ExperimentConfig, versions: Mapping[str, Any],
@@ -262,10 +338,24 @@ def save_model(run_dir: Path, model: torch.nn.Module, config: ExperimentConfig, 
     """model.pt (state_dict) + model.json (experiment, input shape, versions)."""
     buf = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-    files.atomic_write_bytes(Path(run_dir) / files.MODEL_WEIGHTS, buf.getvalue())
+    files.write_checked(Path(run_dir) / files.MODEL_WEIGHTS, buf.getvalue())  # with its SHA-256 (issue 15)
     meta = {"format": files.FORMAT_VERSION, "input_shape": list(input_shape), "versions": dict(versions),
             "experiment": config_to_dict(config)}
-    files.atomic_write_text(Path(run_dir) / files.MODEL_META, json.dumps(meta, indent=1))
+    files.write_checked(Path(run_dir) / files.MODEL_META, json.dumps(meta, indent=1).encode("utf-8"))
+
+
+def _in_process_hint(exc: PluginNotFoundError, meta: Mapping[str, Any]) -> PluginNotFoundError:
+    """A missing plugin that the training process had registered in-process: say so, and how to load the run."""
+    recorded = meta.get("versions", {}).get("plugins", {})
+    local = [f"{role} {info.get('name')!r}" for role, info in recorded.items()
+             if isinstance(info, dict) and info.get("distribution") == IN_PROCESS]
+    if not local:
+        return exc
+    return PluginNotFoundError(
+        f"{exc} The run's {' and '.join(local)} was registered in-process (registry.<group>.register) by the "
+        "program that trained it, not installed, so a new process cannot know it. Register it again and load or "
+        "evaluate the run in that process (vaetk.training.load_model / evaluate_run), or package it with an "
+        "entry point (plugins/README.md) so that `vaetk evaluate` finds it.")
 
 
 def load_model(run_dir: str | Path, *, device: str = "cpu", strict_versions: bool = False
@@ -283,7 +373,10 @@ def load_model(run_dir: str | Path, *, device: str = "cpu", strict_versions: boo
     if not isinstance(meta, dict) or meta.get("format") != files.FORMAT_VERSION or "experiment" not in meta:
         raise DataError(f"{str(run_dir / files.MODEL_META)!r} is not a vaetk model description (format "
                         f"{files.FORMAT_VERSION}).")
-    config = parse_experiment(meta["experiment"], source=str(run_dir / files.MODEL_META))
+    try:
+        config = parse_experiment(meta["experiment"], source=str(run_dir / files.MODEL_META))
+    except PluginNotFoundError as exc:
+        raise _in_process_hint(exc, meta) from None
     model, plugins = build_model(config, tuple(meta["input_shape"]))
     files.check_versions(meta.get("versions", {}), current_versions(plugins), what=f"The model in {str(run_dir)!r}",
                          strict=strict_versions)

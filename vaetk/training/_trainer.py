@@ -89,6 +89,18 @@ def _deterministic(enabled: bool, device: torch.device) -> Iterator[None]:
 
 
 @contextmanager
+def _matmul_precision(precision: str) -> Iterator[None]:
+    """TF32 matrix products and convolutions on CUDA for ``"tf32"``, plain float32 otherwise (restored after)."""
+    previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
+
+
+@contextmanager
 def _torch_threads(n_threads: int | None) -> Iterator[None]:
     previous = torch.get_num_threads()
     if n_threads is not None:
@@ -142,6 +154,15 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class EpochSums:
+    """Running sums of an epoch's steps: batch means times batch sizes, and the samples seen."""
+
+    terms: dict[str, float] = field(default_factory=dict)
+    objective: float = 0.0
+    seen: int = 0  # samples seen (labelled ones are seen at every step)
+
+
 def _finite_terms(terms: LossTerms, objective: Tensor) -> list[str]:
     bad = []
     for name, t in (("L_REC", terms.rec), ("L_REG", terms.reg), ("L_SUP", terms.sup), ("loss", objective)):
@@ -190,6 +211,9 @@ class Trainer:
             raise DataError(f"The data's sample shape {tuple(train_x.shape[1:])} does not fit the model, built for "
                             f"{tuple(model.input_shape)} (C, H, W).")
         self.model = model.to(self.device)
+        if tc.compile:  # instance attributes shadow the methods; the weights and state_dict are unchanged
+            arch = self.model.architecture
+            arch.encode, arch.decode = torch.compile(arch.encode), torch.compile(arch.decode)
         self.train_x = train_x.to(self.device, torch.float32)
         self.train_theta = train_theta.to(self.device, torch.float32)
         self.test_x = None if test_x is None else test_x.to(self.device, torch.float32)
@@ -259,21 +283,8 @@ class Trainer:
         """Train for ``training.epochs`` epochs (continuing from ``resume_state`` when given)."""
         start = time.perf_counter()
         tc = self.config.training
-        with _deterministic(tc.deterministic, self.device), _torch_threads(tc.n_threads):
-            if resume_state is not None:
-                self.load_state_dict(resume_state)
-            else:
-                torch.manual_seed(derive_seed(tc.seed, _GLOBAL))
-                if self.config.model.init_decoder_logvar:
-                    self.model.architecture.init_decoder_logvar(self.baseline.variance)
-                if self.config.model.init_decoder_mean:
-                    self.model.architecture.init_decoder_mean(self.baseline.mean)
-                if self.config.model.standardize:
-                    self.model.architecture.init_standardization(self.baseline.mean, self.baseline.channel_std)
-                if tc.sanity_check:
-                    self.sanity_check()
-                if self.test_x is not None:  # where the orientation starts (isolated RNG: training is unchanged)
-                    self.initial = {f"test_{k}": v for k, v in self.evaluate(self.test_x, self.test_theta).items()}
+        with self.training_context():
+            self.begin(resume_state)
             bar = None
             if self.progress:
                 from tqdm.auto import tqdm
@@ -282,21 +293,60 @@ class Trainer:
             try:
                 while self.epoch < tc.epochs:
                     row = self._run_epoch(self.epoch)
-                    self.epoch += 1
-                    self.history.append(row)
+                    self.end_epoch(row)
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(rec=f"{row['train_rec_per_pixel']:.3f}",
                                         reg=f"{row['train_reg_per_pixel']:.3f}", beta=f"{row['beta']:.2g}")
-                    due = tc.checkpoint_every and self.epoch % tc.checkpoint_every == 0
-                    if self._checkpoint is not None and (due or self.epoch == tc.epochs):
-                        self._checkpoint(self.state_dict())
-                    for callback in self.callbacks:
-                        callback(self, row)
             finally:
                 if bar is not None:
                     bar.close()
-            final = self.final_metrics()
+            return self.result(start)
+
+    # The pieces of fit(), also driven by the ensemble trainer (vaetk.training._ensemble), which replaces only the
+    # optimisation steps of an epoch.
+    @contextmanager
+    def training_context(self) -> Iterator[None]:
+        """Deterministic algorithms, thread count and matmul precision of training (restored after)."""
+        tc = self.config.training
+        with _deterministic(tc.deterministic, self.device), _torch_threads(tc.n_threads), \
+                _matmul_precision(tc.precision):
+            yield
+
+    def begin(self, resume_state: dict[str, Any] | None = None) -> None:
+        """Restore ``resume_state``, or seed the global RNG, initialise from the data, run the sanity check and
+        evaluate the initial model."""
+        tc = self.config.training
+        if resume_state is not None:
+            self.load_state_dict(resume_state)
+            return
+        torch.manual_seed(derive_seed(tc.seed, _GLOBAL))
+        if self.config.model.init_decoder_logvar:
+            self.model.architecture.init_decoder_logvar(self.baseline.variance)
+        if self.config.model.init_decoder_mean:
+            self.model.architecture.init_decoder_mean(self.baseline.mean)
+        if self.config.model.standardize:
+            self.model.architecture.init_standardization(self.baseline.mean, self.baseline.channel_std)
+        if tc.sanity_check:
+            self.sanity_check()
+        if self.test_x is not None:  # where the orientation starts (isolated RNG: training is unchanged)
+            self.initial = {f"test_{k}": v for k, v in self.evaluate(self.test_x, self.test_theta).items()}
+
+    def end_epoch(self, row: dict[str, float]) -> None:
+        """Count a finished epoch: history, checkpoint when due, callbacks."""
+        tc = self.config.training
+        self.epoch += 1
+        self.history.append(row)
+        due = tc.checkpoint_every and self.epoch % tc.checkpoint_every == 0
+        if self._checkpoint is not None and (due or self.epoch == tc.epochs):
+            self._checkpoint(self.state_dict())
+        for callback in self.callbacks:
+            callback(self, row)
+
+    def result(self, start: float) -> TrainResult:
+        """Final metrics and the detector's verdict (``start``: ``time.perf_counter()`` when fit began)."""
+        tc = self.config.training
+        final = self.final_metrics()
         over = detect_over_regularization(
             final["train_rec_per_pixel"], final["train_reg_per_pixel"], self.baseline,
             reg_tol=tc.detector_reg_tol, rec_margin=tc.detector_rec_margin)
@@ -332,49 +382,71 @@ class Trainer:
                 "from the data (model.init_decoder_logvar = true).")
 
     def _run_epoch(self, epoch: int) -> dict[str, float]:
-        tc = self.config.training
-        ss = self.config.semi_supervised
         t0 = time.perf_counter()
+        lr = self.start_epoch(epoch)
+        sums = EpochSums()
+        for step, idx in enumerate(self._batches(epoch)):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                enabled=self.config.training.precision == "bf16"):
+                terms = self.model.loss_terms(self.train_x[idx], self.train_theta[idx], self.labelled[idx],
+                                              generator=self.noise)
+            objective, beta = self.objective(terms)
+            self.check_finite(terms, objective, epoch=epoch, step=step, lr=lr, beta=beta, x=self.train_x[idx])
+            self.optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            self.optimizer.step()
+            self.record_step(terms, objective, len(idx), sums)
+        return self.epoch_row(epoch, lr, sums, t0)
+
+    def start_epoch(self, epoch: int) -> float:
+        """Set the epoch's learning rate (returned) and start the beta schedule's epoch; train mode."""
         lr = self.lr_schedule(epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.schedule.start_epoch(epoch)
         self.model.train()
-        sums: dict[str, float] = {}
-        objective_sum, seen = 0.0, 0  # samples seen (labelled ones are seen at every step)
-        for step, idx in enumerate(self._batches(epoch)):
-            beta = self.schedule.beta
-            include_reg = not self.schedule.in_reconstruction_phase
-            terms = self.model.loss_terms(self.train_x[idx], self.train_theta[idx], self.labelled[idx],
-                                          generator=self.noise)
-            objective = terms.objective(beta, tc.normalization, sup_weight=ss.weight if ss.n_labels else 0.0,
-                                        include_reg=include_reg)
-            bad = _finite_terms(terms, objective)
-            if not include_reg and "L_REG" in bad and "loss" not in bad:
-                bad.remove("L_REG")  # L_REG is left out of the reconstruction phase; only a warning sign
-            if bad:
-                raise ComponentError(
-                    f"Non-finite loss at epoch {epoch + 1}, step {step + 1} (of {self.steps_per_epoch}): "
-                    f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not finite (beta = {beta:.3g}, "
-                    f"lr = {lr:.3g}). {self._non_finite_hint(self.train_x[idx])}"
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            objective.backward()
-            self.optimizer.step()
-            summary = terms.summary()
-            self.schedule.step(summary["rec_per_pixel"])
-            weight = len(idx)
-            seen += weight
-            for key, value in summary.items():
-                sums[key] = sums.get(key, 0.0) + value * weight
-            objective_sum += float(objective.detach()) * weight
+        return lr
+
+    def objective(self, terms: LossTerms) -> tuple[Tensor, float]:
+        """The scalar minimised at this step (with the schedule's current beta and phase) and that beta."""
+        tc, ss = self.config.training, self.config.semi_supervised
+        beta = self.schedule.beta
+        objective = terms.objective(beta, tc.normalization, sup_weight=ss.weight if ss.n_labels else 0.0,
+                                    include_reg=not self.schedule.in_reconstruction_phase)
+        return objective, beta
+
+    def check_finite(self, terms: LossTerms, objective: Tensor, *, epoch: int, step: int, lr: float, beta: float,
+                     x: Tensor) -> None:
+        """Raise ComponentError naming the non-finite terms of a step (``x``: its batch, for the hint)."""
+        bad = _finite_terms(terms, objective)
+        if self.schedule.in_reconstruction_phase and "L_REG" in bad and "loss" not in bad:
+            bad.remove("L_REG")  # L_REG is left out of the reconstruction phase; only a warning sign
+        if bad:
+            raise ComponentError(
+                f"Non-finite loss at epoch {epoch + 1}, step {step + 1} (of {self.steps_per_epoch}): "
+                f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not finite (beta = {beta:.3g}, "
+                f"lr = {lr:.3g}). {self._non_finite_hint(x)}"
+            )
+
+    def record_step(self, terms: LossTerms, objective: Tensor, n: int, sums: EpochSums) -> None:
+        """After the optimiser step: advance the schedule and add the step's batch means (weight ``n``)."""
+        summary = terms.summary()
+        self.schedule.step(summary["rec_per_pixel"])
+        sums.seen += n
+        for key, value in summary.items():
+            sums.terms[key] = sums.terms.get(key, 0.0) + value * n
+        sums.objective += float(objective.detach()) * n
+
+    def epoch_row(self, epoch: int, lr: float, sums: EpochSums, t0: float) -> dict[str, float]:
+        """The epoch's history row (test losses when due, evaluated on the current weights)."""
+        tc = self.config.training
         row: dict[str, float] = {"epoch": float(epoch + 1), "lr": lr, "beta": self.schedule.beta,
                                  "reconstruction_phase": float(self.schedule.in_reconstruction_phase)}
-        for key, value in sums.items():
-            row[f"train_{key}"] = value / seen
+        for key, value in sums.terms.items():
+            row[f"train_{key}"] = value / sums.seen
         for unit in NORMALIZATIONS:
             row[f"train_loss_{unit}"] = row[f"train_rec_{unit}"] + row[f"train_reg_{unit}"]
-        row["train_objective"] = objective_sum / seen
+        row["train_objective"] = sums.objective / sums.seen
         last = epoch + 1 == tc.epochs
         if self.test_x is not None and ((epoch + 1) % tc.eval_every == 0 or last):
             row.update({f"test_{k}": v for k, v in self.evaluate(self.test_x, self.test_theta).items()})

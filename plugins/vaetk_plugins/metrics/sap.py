@@ -37,7 +37,7 @@ class SAP(Metric):
 
     name = "sap"
     primary = "sap"
-    min_samples = 3
+    min_samples = 8  # fewer: the R^2 of a one-variable fit on 3 points is noise (issue 15)
 
     @dataclass(frozen=True, kw_only=True)
     class Config:

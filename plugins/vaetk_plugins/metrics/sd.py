@@ -69,6 +69,7 @@ class SD(Metric):
     name = "sd"
     primary = "sd"
     interval_keys = ("sd",)
+    min_samples = 8  # fewer: correlations of 2-3 points are noise, yet the score looked like a measurement
     higher_is_better = True
 
     @dataclass(frozen=True, kw_only=True)
