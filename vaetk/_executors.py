@@ -23,16 +23,67 @@ module-level function) for every scheduler but the thread pool and this process.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
+import os
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 from vaetk.errors import ConfigError
 
-__all__ = ["LOCAL_CLUSTER", "check_scheduler", "describe_scheduler", "run_tasks", "start_local_cluster"]
+__all__ = ["LOCAL_CLUSTER", "check_scheduler", "describe_scheduler", "die_with_parent", "run_tasks",
+           "start_local_cluster"]
 
 LOCAL_CLUSTER = "local"
 POOLS = ("processes", "threads")
+
+
+def die_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """Make this (worker) process exit when ``parent`` dies: a pool initializer, so that a parent killed with
+    SIGKILL (or any death that runs no cleanup) leaves no orphaned workers behind (issue 15).
+
+    Linux: the kernel sends SIGKILL when the parent exits (``prctl(PR_SET_PDEATHSIG)``; the pool is created and
+    shut down by one thread, the one the request is tied to). Everywhere: a daemon thread also polls
+    ``os.getppid()`` every ``poll_s`` seconds and exits the process when it no longer names ``parent``. A worker
+    killed mid-shard leaves that shard unflagged, so a resume redoes it.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="vaetk-die-with-parent", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While a local pool runs, SIGTERM raises SystemExit(143) in the main thread (if it has the default action),
+    so the pool is shut down as after Ctrl-C (tasks not started are cancelled, running ones finish, locks are
+    released) instead of the process vanishing; the workers also die with it (:func:`die_with_parent`)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _result(future: Any, return_exceptions: bool) -> Any:
@@ -58,8 +109,10 @@ def _sequential(fn: Callable[[Any], Any], tasks: Sequence[Any], return_exception
 
 def _pool(fn: Callable[[Any], Any], tasks: Sequence[Any], pool: cf.Executor, own: bool, return_exceptions: bool
           ) -> Iterator[tuple[Any, Any]]:
-    futures = {pool.submit(fn, task): task for task in tasks}
-    try:
+    futures: dict[cf.Future[Any], Any] = {}
+    try:  # submitting inside: an interrupt or SIGTERM while thousands of tasks are queued still shuts down
+        for task in tasks:
+            futures[pool.submit(fn, task)] = task
         for future in cf.as_completed(futures):
             yield futures[future], _result(future, return_exceptions)
     finally:
@@ -235,8 +288,10 @@ def run_tasks(
         if workers == 1:
             yield from _sequential(fn, tasks, return_exceptions)
             return
-        processes = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        yield from _pool(fn, tasks, processes, True, return_exceptions)
+        processes = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=die_with_parent, initargs=(os.getpid(),))
+        with _sigterm_raises():
+            yield from _pool(fn, tasks, processes, True, return_exceptions)
         return
     if isinstance(scheduler, cf.Executor):
         yield from _pool(fn, tasks, scheduler, False, return_exceptions)

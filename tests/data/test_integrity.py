@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 from vaetk.cli.__main__ import main
-from vaetk.data import DarcyDataset, describe_store, export_hdf5, export_pdebench, generate, open_store
-from vaetk.data import _store
+from vaetk.data import DarcyDataset, _store, export_hdf5, export_pdebench, generate, open_store
 from vaetk.errors import DataError
 
 

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     if info.repaired:
-        print(f"repaired: regenerated the damaged shard(s) "
+        print("repaired: regenerated the damaged shard(s) "
               + "; ".join(f"{split} {shards}" for split, shards in info.repaired.items())
               + " (their data no longer matched the checksums recorded when they were written)")
     print(describe_store(info.path))

@@ -24,6 +24,7 @@ _EXPORTS = {
     "trapezoid_weights": "vaetk.darcy._sources",
     "solve": "vaetk.darcy._solve",
     "SCHEMES": "vaetk.darcy._solve",
+    "UntrustedSolutionWarning": "vaetk.darcy._solve",
 }
 
 # Names that moved to vaetk.data, kept reachable from their old home (same objects, loaded only when used).

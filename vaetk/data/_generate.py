@@ -298,11 +298,27 @@ def write_shard_arrays(root: str, split: str, start: int, arrays: dict[str, np.n
         _open_array(root, split, name)[start : start + len(values)] = values
 
 
+def _check_visible(root: str) -> None:
+    """Fail clearly when this worker cannot see the store (a Dask worker on another machine, or in a container,
+    without the shared file system at the same path), instead of a misleading write error."""
+    if (Path(root) / "zarr.json").is_file():
+        return
+    import socket
+
+    raise DataError(
+        f"A worker (host {socket.gethostname()}, process {os.getpid()}, working directory {os.getcwd()!r}) cannot "
+        f"see the store {root!r}: no such {'store' if Path(root).is_dir() else 'directory'} there. Every worker "
+        "must see the store at the same absolute path: run the workers on this machine, or put the store on a "
+        "file system they share and mounted at the same path (and give --out on it)."
+    )
+
+
 def run_shard(task: ShardTask) -> dict[str, Any]:
     """Produce, write and flag one shard; return its completion record. Runs in worker processes."""
     from vaetk.darcy._kle import KLEBasis
     from vaetk.darcy._solve import solve
 
+    _check_visible(task.root)
     config, distribution = _worker_config(json.dumps(task.config, sort_keys=True))
     theta = sample_theta(distribution, task.seed, task.split, task.start, task.stop)
     basis = KLEBasis(

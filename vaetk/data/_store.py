@@ -20,11 +20,11 @@ One chunk along N per shard, so shards never share a chunk and may be written by
 Integrity: a shard counts as complete only when its flag exists *and* its arrays still match the flag's checksums,
 which every read checks (:func:`read_shard`: DarcyDataset, training, export), as do resume and ``vaetk info
 --verify``. A damaged shard is reported naming the store, split, shard and array; ``vaetk generate darcy --out
-STORE --resume`` regenerates it (bit-identically). The checksums guard against accidental damage (truncated or lost chunk
-writes, bit rot), not against tampering, so CRC-32 of the in-memory bytes (~4x cheaper than SHA-256) is enough;
-format version 1 stores carry SHA-256 and are still verified with it. Because resume re-verifies every flagged
-shard, flags are not fsync'ed: a flag that outlived its data after a power cut fails verification and the shard
-is regenerated (the chunks themselves are never fsync'ed by Zarr either).
+STORE --resume`` regenerates it (bit-identically). The checksums guard against accidental damage (truncated or
+lost chunk writes, swapped files, bit rot), not against tampering, so CRC-32 of the in-memory bytes (~4x cheaper
+than SHA-256) is enough; format version 1 stores carry SHA-256 and are still verified with it. Because resume
+re-verifies every flagged shard, flags are not fsync'ed: a flag that outlived its data after a power cut fails
+verification and the shard is regenerated (the chunks themselves are never fsync'ed by Zarr either).
 """
 
 from __future__ import annotations

@@ -68,12 +68,16 @@ def check_supports(plugin: type) -> None:
 
 
 def check_agrees_with_reference(plugin: type) -> None:
-    from vaetk.darcy import solve
+    import warnings
+
+    from vaetk.darcy import UntrustedSolutionWarning, solve
 
     K, f = _problem()
     for scheme in _supported(plugin):
-        fields, info = solve(K, f, scheme=scheme, solver=_solver(plugin), return_info=True)
-        expected = solve(K, f, scheme=scheme, solver="reference")
+        with warnings.catch_warnings():  # rough K: the paper scheme's mass balance is flagged; not what is checked
+            warnings.simplefilter("ignore", UntrustedSolutionWarning)
+            fields, info = solve(K, f, scheme=scheme, solver=_solver(plugin), return_info=True)
+            expected = solve(K, f, scheme=scheme, solver="reference")
         assert fields.shape == expected.shape and fields.dtype == np.float64
         error = np.abs(fields[:, 0] - expected[:, 0]).max() / np.abs(expected[:, 0]).max()
         assert error <= AGREEMENT, f"{scheme}: pressure differs from the reference by {error:.2e} (relative)"

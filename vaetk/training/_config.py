@@ -58,6 +58,9 @@ class DataConfig:
         the training split.
     train_split, test_split : str
         Split names inside the store(s).
+    stream : bool
+        Read the fields from the store one mini-batch at a time instead of loading them (data larger than memory;
+        stores only). The run is the same; shuffled batches read each shard many times, so it is slower.
     n_train, n_test : int
         Use only the first n samples of a split (0: all).
     """
@@ -66,6 +69,7 @@ class DataConfig:
     test_path: str = ""
     train_split: str = "train"
     test_split: str = "test"
+    stream: bool = False
     n_train: int = 0
     n_test: int = 0
 

@@ -60,16 +60,25 @@ def constant_predictor(x: Tensor, *, min_variance: float = 1e-12) -> ConstantPre
     """
     if x.dim() != 4 or x.shape[0] < 2:
         raise DataError(f"constant_predictor needs data of shape (N >= 2, C, H, W), got {tuple(x.shape)}.")
-    xd = x.detach().to(torch.float64)
-    mean = xd.mean(0)
-    pixel_variance = xd.var(0, unbiased=False)  # (C, H, W)
+    if isinstance(x, Tensor):
+        xd = x.detach().to(torch.float64)
+        mean = xd.mean(0)
+        pixel_variance = xd.var(0, unbiased=False)  # (C, H, W)
+        squared = (xd - mean).pow(2).mean(0)
+    else:  # data streamed from a Dataset: two passes in chunks, float64 sums
+        from vaetk.training._streaming import chunks
+
+        n = len(x)
+        mean = sum(chunk.detach().to(torch.float64).sum(0) for chunk in chunks(x)) / n
+        pixel_variance = squared = sum((chunk.detach().to(torch.float64) - mean).pow(2).sum(0)
+                                       for chunk in chunks(x)) / n
     variance = pixel_variance.mean(0).clamp_min(min_variance)
     channel_std = pixel_variance.mean((1, 2)).sqrt()
     channel_std = torch.where(channel_std > 0, channel_std, torch.ones_like(channel_std))
     c, h, w = x.shape[1:]
     # NLL = 0.5 sum_{c,h,w} [log v + (x - m)^2 / v + log 2 pi]; averaged over samples (x - m)^2 -> per-channel
     # variance, whose channel mean is v, so the quadratic term is C per pixel.
-    residual = (xd - mean).pow(2).mean(0).sum(0) / variance  # (H, W): sum over channels of var_c / v = C
+    residual = squared.sum(0) / variance  # (H, W): sum over channels of var_c / v = C
     rec = 0.5 * float((c * torch.log(variance) + residual + c * _LOG_2PI).sum())
     return ConstantPredictor(mean.to(x.dtype), variance.to(x.dtype), rec, rec / (h * w), channel_std.to(x.dtype))
 

@@ -179,6 +179,8 @@ class EnsembleTrainer:
         self.members = list(trainers)
         check_ensemble([t.config for t in self.members])
         first = self.members[0]
+        if any(not isinstance(t.train_x, Tensor) for t in self.members):
+            raise ConfigError("Ensembles train on data in memory; data streamed from a Dataset is trained run by run.")
         self.device = first.device
         keys = [(n, tuple(v.shape), v.dtype) for n, v in first.model.state_dict().items()]
         for t in self.members[1:]:

@@ -37,9 +37,8 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +90,8 @@ def _read_sidecar(path: Path) -> dict[str, Any] | None:
         return None
     except (OSError, ValueError) as exc:
         raise DataError(f"The checksum record {str(checksum_path(path))!r} of {str(path)!r} is unreadable ({exc}); "
-                        "the file cannot be trusted. Restore both from a backup, or delete them to start over.") from None
+                        "the file cannot be trusted. Restore both from a backup, or delete them to start "
+                        "over.") from None
     if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
         raise DataError(f"The checksum record {str(checksum_path(path))!r} of {str(path)!r} is damaged; the file "
                         "cannot be trusted. Restore both from a backup, or delete them to start over.")
@@ -147,6 +147,8 @@ def read_json(path: str | os.PathLike[str], what: str) -> Any:
         data = path.read_bytes()
         verify_file(path, what, data)
         return json.loads(data.decode("utf-8"))
+    except DataError:
+        raise
     except FileNotFoundError:
         raise DataError(f"{what} {str(path)!r} does not exist.") from None
     except (OSError, ValueError) as exc:
@@ -159,12 +161,13 @@ def torch_load(path: str | os.PathLike[str], what: str, *, map_location: Any = "
     if not path.is_file():
         raise DataError(f"{what} {str(path)!r} does not exist.")
     data = path.read_bytes()
-    verify_file(path, what, data)
     try:
-        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+        obj = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated / foreign files
         raise DataError(f"{what} {str(path)!r} is corrupted or not a vaetk file ({type(exc).__name__}: {exc}). "
                         "Delete it to start over, or restore it from a backup.") from None
+    verify_file(path, what, data)  # damage that still loads (a flipped byte in a weight) is caught here
+    return obj
 
 
 def save_checkpoint(run_dir: Path, state: Mapping[str, Any]) -> None:

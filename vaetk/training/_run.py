@@ -32,6 +32,7 @@ from vaetk.models.vae import loss_units
 from vaetk.registry import IN_PROCESS
 from vaetk.training import _files as files
 from vaetk.training._config import ExperimentConfig, experiment_to_toml, parse_experiment
+from vaetk.training._streaming import DatasetColumn, chunks
 from vaetk.training._trainer import Trainer, TrainResult, derive_seed
 
 __all__ = ["build_model", "load_data", "load_model", "train_experiment"]
@@ -92,36 +93,45 @@ def load_data(config: ExperimentConfig) -> tuple[torch.Tensor, torch.Tensor, tor
     if not Path(dc.path).exists():
         raise DataError(f"data.path: no dataset at {dc.path!r}. Generate one with `vaetk generate darcy PRESET --out "
                         f"{dc.path}`.")
-    train = DarcyDataset(dc.path, dc.train_split)
-    x, theta = train.fields, train.theta
-    if dc.n_train:
-        if dc.n_train > len(x):
-            raise DataError(f"data.n_train = {dc.n_train} but split {dc.train_split!r} of {dc.path!r} holds only "
-                            f"{len(x)} samples.")
-        x, theta = x[: dc.n_train], theta[: dc.n_train]
+    train = DarcyDataset(dc.path, dc.train_split, return_theta=True, in_memory=not dc.stream)
+    if dc.n_train and dc.n_train > len(train):
+        raise DataError(f"data.n_train = {dc.n_train} but split {dc.train_split!r} of {dc.path!r} holds only "
+                        f"{len(train)} samples.")
+    x, theta = _columns(train, dc.n_train)
     test_x = test_theta = None
     test = None
     if dc.test_path:
         if not Path(dc.test_path).exists():
             raise DataError(f"data.test_path: no dataset at {dc.test_path!r}.")
-        test = DarcyDataset(dc.test_path, dc.test_split)
+        test = DarcyDataset(dc.test_path, dc.test_split, return_theta=True, in_memory=not dc.stream)
     elif dc.test_split in (available_splits(dc.path) or []):
-        test = DarcyDataset(dc.path, dc.test_split)
+        test = DarcyDataset(dc.path, dc.test_split, return_theta=True, in_memory=not dc.stream)
     else:
         warnings.warn(f"{dc.path!r} holds no {dc.test_split!r} split, so there are no per-epoch test losses and the "
                       "run is evaluated on its training split. Name a test set with data.test_path (e.g. the "
                       "test HDF5 file of the authors' data).", NoTestSplitWarning, stacklevel=2)
     if test is not None:
-        n = dc.n_test or len(test)
-        test_x, test_theta = test.fields[:n], test.theta[:n]
-    return x.float(), theta.float(), test_x if test_x is None else test_x.float(), (
-        test_theta if test_theta is None else test_theta.float())
+        test_x, test_theta = _columns(test, dc.n_test)
+    return x, theta, test_x, test_theta
 
 
-def _fingerprint(x: torch.Tensor, theta: torch.Tensor) -> str:
+def _columns(dataset: Any, n: int) -> tuple[Any, torch.Tensor]:
+    """Fields and theta (float32) of the first ``n`` samples (0: all): tensors, or for a streamed dataset a column
+    read one mini-batch at a time (theta, small, is always in memory)."""
+    n = n or len(dataset)
+    if dataset.fields is not None:
+        return dataset.fields[:n].float(), dataset.theta[:n].float()
+    from torch.utils.data import Subset
+
+    return DatasetColumn(Subset(dataset, range(n)), 0), dataset.theta[:n].float()
+
+
+def _fingerprint(x: Any, theta: Any) -> str:
+    """A hash of the data's bytes: the same for the same data in memory or streamed (chunks hash as a whole)."""
     h = hashlib.sha256()
-    h.update(x.detach().cpu().contiguous().numpy().tobytes())
-    h.update(theta.detach().cpu().contiguous().numpy().tobytes())
+    for column in (x, theta):
+        for chunk in chunks(column):
+            h.update(chunk.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
 
 from vaetk.errors import ComponentError, DataError
 from vaetk.models.gaussian import unrepresentable_logvar
@@ -33,6 +34,7 @@ from vaetk.models.vae import NORMALIZATIONS, VAE, LossTerms, check_dataset
 from vaetk.training._config import ExperimentConfig
 from vaetk.training._detector import ConstantPredictor, constant_predictor, detect_over_regularization
 from vaetk.training._schedules import BetaSchedule, PiecewiseLR, make_schedule
+from vaetk.training._streaming import CHUNK, chunks, dataset_columns, is_streamed
 
 __all__ = [
     "EpochCallback",
@@ -180,11 +182,14 @@ class Trainer:
         Uses ``training``, ``schedule`` and ``semi_supervised`` (``data`` and ``model`` are the caller's job).
     model : VAE
         Built (and seeded) by the caller, e.g. with :func:`vaetk.training.build_model`.
-    train_x : Tensor of shape (N, C, H, W)
+    train_x : Tensor of shape (N, C, H, W), or a Dataset / DataLoader
+        The fields; or a map-style Dataset of ``(fields, theta)`` items (a DataLoader: its Dataset), read one
+        mini-batch at a time, so data larger than memory can stream from a store
+        (``DarcyDataset(path, return_theta=True, in_memory=False)``); the batch order, and so the run, is the same.
     train_theta : Tensor of shape (N, s)
-        Generative parameters (needed for labels and S_D).
-    test_x, test_theta : Tensor, optional
-        Held-out data for the per-epoch test losses and S_D.
+        Generative parameters (needed for labels and S_D); None when ``train_x`` is a Dataset.
+    test_x, test_theta : Tensor or Dataset, optional
+        Held-out data for the per-epoch test losses and S_D (the same forms).
     checkpoint : callable, optional
         ``checkpoint(state: dict)`` persists a checkpoint (the run directory's writer); called every
         ``training.checkpoint_every`` epochs and at the end.
@@ -194,16 +199,19 @@ class Trainer:
         Show a tqdm progress bar over epochs.
     """
 
-    def __init__(self, config: ExperimentConfig, model: VAE, train_x: Tensor, train_theta: Tensor,
-                 test_x: Tensor | None = None, test_theta: Tensor | None = None, *,
+    def __init__(self, config: ExperimentConfig, model: VAE, train_x: Tensor | Dataset | DataLoader,
+                 train_theta: Tensor | None = None, test_x: Tensor | Dataset | DataLoader | None = None,
+                 test_theta: Tensor | None = None, *,
                  checkpoint: Callable[[dict[str, Any]], None] | None = None,
                  callbacks: Sequence[EpochCallback] = (), progress: bool = False) -> None:
         self.config = config
         tc = config.training
         self.device = resolve_device(tc.device)
-        check_dataset(train_x, train_theta, "training", require_theta=True, min_samples=2, finite=True)
+        train_x, train_theta = _as_columns(train_x, train_theta, "training")
+        _check_data(train_x, train_theta, "training")
         if test_x is not None:
-            check_dataset(test_x, test_theta, "test", require_theta=True, min_samples=2, finite=True)
+            test_x, test_theta = _as_columns(test_x, test_theta, "test")
+            _check_data(test_x, test_theta, "test")
             if tuple(test_x.shape[1:]) != tuple(train_x.shape[1:]):
                 raise DataError(f"Test samples have shape {tuple(test_x.shape[1:])}, training samples "
                                 f"{tuple(train_x.shape[1:])}.")
@@ -500,6 +508,30 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
 
 
+def _as_columns(x: Any, theta: Any, which: str) -> tuple[Any, Any]:
+    """Tensors and streamed columns pass; a Dataset or DataLoader of (fields, theta) becomes its two columns."""
+    if isinstance(x, (Dataset, DataLoader)):
+        if theta is not None:
+            raise DataError(f"The {which} data is a {type(x).__name__}, whose items carry theta: pass no separate "
+                            f"{which} theta.")
+        return dataset_columns(x)
+    return x, theta
+
+
+def _check_data(x: Any, theta: Any, which: str) -> None:
+    if not is_streamed(x):
+        check_dataset(x, theta, which, require_theta=True, min_samples=2, finite=True)
+        return
+    if x.dim() != 4 or theta is None or theta.dim() != 2 or theta.shape[0] != x.shape[0]:
+        raise DataError(f"The {which} Dataset must give fields (C, H, W) and theta (s,) per item; got shapes "
+                        f"{tuple(x.shape[1:])} and {None if theta is None else tuple(theta.shape[1:])}.")
+    if len(x) < 2:
+        raise DataError(f"The {which} set needs at least 2 samples, got {len(x)}.")
+    for start, chunk in zip(range(0, len(x), CHUNK), chunks(x), strict=True):  # one streaming pass
+        if not bool(torch.isfinite(chunk).all()):
+            raise DataError(f"The {which} data contains NaN or inf values (samples {start}-{start + len(chunk) - 1}).")
+
+
 def evaluate_model(model: VAE, x: Tensor, theta: Tensor | None, *, seed: int, device: torch.device,
                    batch_size: int = 512) -> dict[str, float]:
     """Mean losses of ``x`` in both units (``loss`` = L_REC + L_REG) and S_D of the encoder means against ``theta``.
@@ -510,7 +542,7 @@ def evaluate_model(model: VAE, x: Tensor, theta: Tensor | None, *, seed: int, de
     sums: dict[str, float] = {}
     means = []
     with _eval_mode(model, seed, device) as gen:
-        for chunk in torch.split(x, batch_size):
+        for chunk in chunks(x, batch_size):
             terms = model.loss_terms(chunk, generator=gen)
             for key, value in terms.summary().items():
                 if not key.startswith("sup_"):
@@ -520,7 +552,7 @@ def evaluate_model(model: VAE, x: Tensor, theta: Tensor | None, *, seed: int, de
     for unit in NORMALIZATIONS:
         out[f"loss_{unit}"] = out[f"rec_{unit}"] + out[f"reg_{unit}"]
     if theta is not None and theta.shape[0] > 1:
-        out["sd"] = _sd(torch.cat(means), theta)
+        out["sd"] = _sd(torch.cat(means), theta if isinstance(theta, Tensor) else torch.cat(list(chunks(theta))))
     return out
 
 
@@ -542,7 +574,7 @@ def encode_dataset(model: VAE, x: Tensor, *, seed: int, device: torch.device, ba
     """Encoder means and standard deviations, one posterior sample per input and the decoder means (eval mode)."""
     out: dict[str, list[Tensor]] = {"mean": [], "std": [], "sample": [], "reconstruction": []}
     with _eval_mode(model, seed, device) as gen:
-        for chunk in torch.split(x, batch_size):
+        for chunk in chunks(x, batch_size):
             mu, logvar = model.encode(chunk)
             out["mean"].append(mu)
             out["std"].append(torch.exp(0.5 * logvar))
