@@ -64,7 +64,15 @@ class ComponentError(VaetkError, RuntimeError):
 
 
 class SolverError(VaetkError, RuntimeError):
-    """A linear solve failed (no convergence, singular system); the message names the sample."""
+    """A linear solve failed (no convergence, singular system); the message names the sample.
+
+    ``samples`` holds the batch indices of the failed samples when the solver reports them (else empty), so a
+    caller that knows where the batch came from can name them (dataset generation: split and global index).
+    """
+
+    def __init__(self, message: str, samples: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.samples = tuple(samples)
 
 
 class VaetkWarning(UserWarning):

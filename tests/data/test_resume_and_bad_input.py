@@ -283,3 +283,25 @@ def test_unknown_distribution_and_preset_names_get_suggestions(tmp_path: Path, s
 def test_bad_arguments(tmp_path: Path, small_config, kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         generate(small_config(train=2, test=0), tmp_path / "s.zarr", **{"n_workers": 1, **kwargs})
+
+
+def test_solver_options_failures_named_by_global_index_and_a_resume_with_other_settings(tmp_path):
+    from vaetk.data._generate import load_config
+    from vaetk.errors import SolverError
+
+    base = {"n": 17, "scheme": "conservative", "split": {"train": 12, "test": 0}}
+    with pytest.raises(ConfigError, match="maxiterr"):
+        load_config({**base, "solver": "native", "solver_options": {"maxiterr": 3}})
+    out = tmp_path / "s.zarr"
+    generate({**base, "solver": "native"}, out, seed=0, shard_size=4, n_workers=1)
+    (out / "_vaetk" / "shards" / "train" / "000001" / "zarr.json").unlink()  # shard 1 to be made again
+    starved = {**base, "solver": "native", "solver_options": {"maxiter": 1}}
+    with pytest.raises(SolverError, match=r"Split 'train', global sample index 4, 5, 6, 7 \(shard 1; the solver "
+                                          r"below counts from its first sample, 4\).*set solver / solver_options "
+                                          r"in the config and run again with --resume"):
+        generate(starved, out, seed=0, shard_size=4, n_workers=1, resume=True)
+    # resumed with a working solver setting: allowed (the same discrete problem, solved to tolerance)
+    info = generate({**base, "solver": "direct"}, out, seed=0, shard_size=4, n_workers=1, resume=True)
+    assert info.complete
+
+

@@ -180,7 +180,7 @@ def resolve_solver(solver: Any, scheme: str) -> tuple[str, Any]:
     from vaetk.registry import registry
 
     if isinstance(solver, Solver):
-        name, instance = type(solver).__name__, solver
+        name, instance = getattr(solver, "name", None) or type(solver).__name__, solver
     elif isinstance(solver, str):
         name = AUTO_SOLVER[scheme] if solver == "auto" else solver
         instance = registry.solvers.get(name)()
@@ -217,7 +217,8 @@ def _device_solver(solver: Any, scheme: str, device: str) -> tuple[str, Any]:
     if isinstance(solver, str) and solver in ("auto", DEVICE_SOLVER):
         name, instance = DEVICE_SOLVER, registry.solvers.get(DEVICE_SOLVER)({"device": device})
     elif isinstance(solver, Solver) and any(f.name == "device" for f in dataclasses.fields(solver.config)):
-        name, instance = type(solver).__name__, type(solver)(dataclasses.replace(solver.config, device=device))
+        name = getattr(solver, "name", None) or type(solver).__name__
+        instance = type(solver)(dataclasses.replace(solver.config, device=device))
     else:
         named = solver if isinstance(solver, str) else type(solver).__name__
         raise ConfigError(

@@ -150,5 +150,6 @@ def raise_if_unconverged(residual: np.ndarray, iterations: np.ndarray, tol: floa
         raise SolverError(
             f"Solver {solver!r} did not converge for sample {s}: relative residual {residual[s]:.3e} > tol "
             f"{tol:.1e} after {int(iterations[s])} iterations (maxiter {maxiter}); {bad.size} of {residual.size} "
-            f"sample(s) failed. Raise maxiter or tol in the solver config, or use solver='direct'."
+            f"sample(s) failed. Raise maxiter or tol in the solver config, or use solver='direct'.",
+            samples=tuple(int(i) for i in bad),
         )

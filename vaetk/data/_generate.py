@@ -34,7 +34,7 @@ from vaetk._validation import did_you_mean, is_int
 from vaetk.config import check_param, config_to_dict, load_toml, parse_config
 from vaetk.darcy._solve import DEFAULT_QUADRATURE, DEVICE_SOLVER, check_device
 from vaetk.data import _store
-from vaetk.errors import ConfigError, DataError
+from vaetk.errors import ConfigError, DataError, SolverError
 
 __all__ = ["SPLIT_IDS", "GenerationConfig", "generate", "load_config", "preset_names", "sample_theta"]
 
@@ -103,6 +103,11 @@ class GenerationConfig:
         Discretisation (see :func:`vaetk.darcy.solve`).
     solver : str
         Solver name passed to :func:`vaetk.darcy.solve` (``"auto"``: the fastest available).
+    solver_options : dict
+        Parameters of that solver's Config (``solver_options = { maxiter = 300, tol = 1e-11 }``; see
+        ``vaetk plugins list --group solvers``), checked when the config is read. The solver and its options may
+        change when a store is resumed: every solver solves the same discrete problem to its tolerance, and each
+        shard's trust record names the solver that made it.
     device : {"auto", "cpu", "cuda", "cuda:N"}, optional
         Solve with the device-generic ``torch`` solver on this device (``solver`` must then be ``"auto"`` or
         ``"torch"``); None: ``solver`` on the CPU. Results agree with the CPU solvers to within the solver
@@ -119,6 +124,7 @@ class GenerationConfig:
     distribution: dict[str, Any] = field(default_factory=lambda: {"name": "standard_normal"})
     scheme: Literal["paper", "conservative"] = "paper"
     solver: str = "auto"
+    solver_options: dict[str, Any] = field(default_factory=dict)
     device: str | None = None
     source_quadrature: Literal["node", "cell"] | None = None
     split: SplitConfig = field(default_factory=SplitConfig)
@@ -140,12 +146,24 @@ class GenerationConfig:
                         owner)
         if self.source_quadrature is None:
             object.__setattr__(self, "source_quadrature", DEFAULT_QUADRATURE[self.scheme])
+        self.make_solver()  # unknown solver names and options fail here, before any store exists
         dist = self.make_distribution()
         if dist.dim != self.n_modes:
             raise ConfigError(
                 f"distribution: {self.distribution['name']!r} has dimension {dist.dim} but n_modes = "
                 f"{self.n_modes}; theta needs one coefficient per KLE mode. Make them equal."
             )
+
+    def make_solver(self) -> Any:
+        """The configured solver plugin instance (``solver`` resolved for the scheme and device, with
+        ``solver_options``)."""
+        from vaetk.darcy._solve import AUTO_SOLVER
+        from vaetk.registry import registry
+
+        name = DEVICE_SOLVER if self.device is not None else AUTO_SOLVER[self.scheme] if self.solver == "auto" \
+            else self.solver
+        options = dict(self.solver_options, **({"device": self.device} if self.device is not None else {}))
+        return registry.solvers.get(name)(options)
 
     def make_distribution(self) -> Any:
         """The configured p(theta) plugin instance."""
@@ -330,15 +348,24 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
         modes=task.modes,
     )
     permeability = basis.permeability(theta)
-    fields, info = solve(
-        permeability,
-        scheme=config.scheme,
-        solver=config.solver,
-        n_threads=task.n_threads,
-        source_quadrature=config.source_quadrature,
-        return_info=True,
-        device=config.device,
-    )
+    try:
+        fields, info = solve(
+            permeability,
+            scheme=config.scheme,
+            solver=config.make_solver(),
+            n_threads=task.n_threads,
+            source_quadrature=config.source_quadrature,
+            return_info=True,
+            device=config.device,
+        )
+    except SolverError as exc:
+        where = ", ".join(str(task.start + i) for i in exc.samples[:5]) + (" ..." if len(exc.samples) > 5 else "")
+        raise SolverError(
+            f"Split {task.split!r}, global sample index {where or f'{task.start}-{task.stop - 1}'} (shard "
+            f"{task.shard}; the solver below counts from its first sample, {task.start}): {exc} To change the "
+            "solver or its settings, set solver / solver_options in the config and run again with --resume (the "
+            "shards already written stay valid).",
+            samples=tuple(task.start + i for i in exc.samples)) from None
     arrays = {
         "fields": fields.astype(np.float32),
         "theta": theta,
@@ -546,7 +573,7 @@ def _check_resume(
     stored = attrs["config"]
     wanted = config.to_dict()
     for key in sorted(set(stored) | set(wanted)):
-        if key == "device":  # where the solves run, not what they give: resumable on another device
+        if key in ("device", "solver", "solver_options"):  # how the same discrete problem is solved, to tolerance
             continue
         if stored.get(key) != wanted.get(key):
             problems.append(f"{key}: store has {stored.get(key)!r}, requested {wanted.get(key)!r}")
