@@ -21,53 +21,14 @@ from vaetk.training import _files as files
 from vaetk.training import load_experiment
 from vaetk.training._run import load_model, train_experiment
 
-EXPERIMENT = """
-name = "tiny"
-[data]
-path = "{store}"
-[model]
-latent_dim = 2
-[model.architecture]
-name = "small"
-channels = [4, 8]
-hidden = 16
-[model.prior]
-name = "standard_normal"
-[training]
-epochs = {epochs}
-batch_size = 16
-lr = 3e-3
-checkpoint_every = 1
-device = "cpu"
-n_threads = 1
-detector_reg_tol = 1e-6
-[schedule]
-kind = "klushyn"
-reconstruction_epochs = 1
-beta0 = 1e-3
-nu = 0.05
-[semi_supervised]
-n_labels = 3
-label_seed = 4
-[evaluation]
-metrics = []
-n_reconstructions = 2
-"""
+from . import test_runs
 
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vaetk.data import generate
-
-    path = tmp_path_factory.mktemp("data") / "tiny.zarr"
-    generate({"n": 9, "split": {"train": 32, "test": 16}}, path, seed=3, n_workers=1)
-    return path
-
+store = test_runs.store  # the module-scoped tiny store fixture
 
 def _experiment(tmp_path: Path, store: Path, epochs: int = 2):  # type: ignore[no-untyped-def]
-    path = tmp_path / "experiment.toml"
-    path.write_text(EXPERIMENT.format(store=store, epochs=epochs))
-    return load_experiment(path)
+    # test_runs' tiny experiment, with a checkpoint after every epoch
+    return load_experiment(test_runs.write_experiment(tmp_path, store, epochs, **{
+        "checkpoint_every = 2": "checkpoint_every = 1", "reconstruction_epochs = 2": "reconstruction_epochs = 1"}))
 
 
 @pytest.fixture(scope="module")

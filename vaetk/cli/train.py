@@ -10,6 +10,8 @@ HELP = "train a VAE from an experiment file (or preset name) into a run director
 
 
 def populate_parser(parser: argparse.ArgumentParser) -> None:
+    # --out is required except with --list, which argparse cannot say; the usage line does.
+    parser.usage = "vaetk train EXPERIMENT --out RUN_DIR [--set KEY=VALUE ...] [options]\n       vaetk train --list"
     parser.add_argument("experiment", nargs="?",
                         help="experiment TOML file (a path with a suffix or folder), or a preset: NAME or "
                              "preset:NAME (see `vaetk train --list`)")
