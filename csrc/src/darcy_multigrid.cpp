@@ -319,8 +319,22 @@ struct Hierarchy {
     post = opt.post_sweeps;
     fine_operator(K, levels[0].m, scheme, levels[0]);  // writes the 5 taps; the corner taps stay zero
     levels[0].finish();
+    // The paper scheme's operator is not a flux balance, so its coarse levels are rediscretised from the
+    // conservative operator of the same K, scaled by 1 / h^2 to the paper rows' size (equal in the interior). Only
+    // the preconditioner changes, never the solution: GMRES takes a few more steps, each cheaper (5-point levels,
+    // red-black smoothing, no P^T A P products).
+    if (scheme == Scheme::paper && opt.rediscretize && levels.size() > 1) {
+      thread_local std::unique_ptr<Level> conservative;
+      if (!conservative || conservative->m != levels[0].m) conservative = std::make_unique<Level>(levels[0].m);
+      fine_operator(K, levels[0].m, Scheme::conservative, *conservative);
+      const double h = 1.0 / static_cast<double>(levels[0].m - 1);
+      for (double& v : conservative->a) v /= h * h;
+      rediscretize(*conservative, parents[0], levels[1]);
+      levels[1].finish();
+    }
     for (std::size_t l = 1; l < levels.size(); ++l) {
-      if (scheme == Scheme::conservative && opt.rediscretize) {
+      if (opt.rediscretize && scheme == Scheme::paper && l == 1) continue;  // built above
+      if (opt.rediscretize) {
         rediscretize(levels[l - 1], parents[l - 1], levels[l]);
       } else {
         levels[l].five_point = false;

@@ -137,8 +137,8 @@ def mg_solve(
 
     Conservative: CG on the symmetric semi-definite operator. Paper: GMRES(30) on a rank-one-regularised operator
     (see ``csrc/include/vaetk/darcy.hpp``). ``iterations`` counts CG or GMRES steps (one V-cycle each).
-    ``coarsening``: ``"galerkin"`` (P^T A P) or ``"rediscretize"`` (coarsened face coefficients; conservative
-    scheme only, the paper scheme always uses Galerkin operators).
+    ``coarsening``: ``"galerkin"`` (P^T A P) or ``"rediscretize"`` (coarsened face coefficients; for the paper
+    scheme those of the conservative operator of the same K, which only changes the preconditioner).
 
     Returns
     -------

@@ -40,7 +40,8 @@ struct MGOptions {
   int pre_sweeps = 1;      // forward Gauss-Seidel sweeps before the coarse correction (red-black: red then black)
   int post_sweeps = 1;     // backward sweeps after it (black then red; pre == post keeps the V-cycle symmetric)
   index_t coarse_nodes = 5;  // coarsen until the grid has at most this many nodes per side, then solve densely
-  bool rediscretize = false;  // conservative scheme: coarse operators from coarsened face coefficients, not P^T A P
+  bool rediscretize = false;  // coarse operators from coarsened face coefficients, not P^T A P (paper scheme: those
+                              // of the conservative operator of the same K, scaled by 1 / h^2)
 };
 
 // Solve the conservative scheme's bordered system [[A, w], [w^T, 0]] [p; lam] = [w f; 0] for each sample by
@@ -59,8 +60,9 @@ void darcy_solve_conservative_mg(const double* K, const double* f, index_t batch
 
 // Solve the paper scheme's bordered system [[A, w], [w^T, 0]] [p; lam] = [f; 0] for each sample by GMRES(30) on
 // the nonsingular B q = f, B = A + c w 1^T / n^2 (then lam = c mean(q), p = q - (w^T q) 1), right-preconditioned
-// with the same geometric V-cycle built on A (Galerkin coarse operators of the non-symmetric A; forward/backward
-// Gauss-Seidel). Arguments and outputs as darcy_solve_conservative_mg; iterations count GMRES steps (one
+// with a geometric V-cycle whose finest level is A (forward/backward Gauss-Seidel) and whose coarse levels are
+// Galerkin products of A or, with options.rediscretize, rediscretised from the conservative operator of the same
+// K (scaled by 1 / h^2; 5-point, red-black smoothing: fewer and cheaper steps on KLE fields). Arguments and outputs as darcy_solve_conservative_mg; iterations count GMRES steps (one
 // V-cycle each).
 void darcy_solve_paper_mg(const double* K, const double* f, index_t batch, index_t n, const MGOptions& options,
                           double* out_p, double* out_residual, index_t* out_iterations, int n_threads);
