@@ -223,3 +223,23 @@ def test_generate_sigkilled_in_its_first_second_resumes(tmp_path: Path, small_co
     assert {p.name for p in out.iterdir()} == {"_vaetk"} and (out / "_vaetk" / "lock" / "zarr.json").exists()
     generate(config, out, seed=3, shard_size=4, n_workers=1, resume=True)
     assert open_store(out).complete
+
+
+def test_a_damaged_kle_basis_is_found_by_verify_and_repaired_on_resume(tmp_path, capsys):
+    """kle_modes (which regenerated shards are built from) is checked against the SHA-256 recorded at creation."""
+    import zarr
+
+    from vaetk.cli.__main__ import main
+    from vaetk.data import generate
+
+    out = tmp_path / "s.zarr"
+    generate({"n": 9, "split": {"train": 8, "test": 0}}, out, seed=0, n_workers=1)
+    modes = zarr.open_array(out / "kle_modes", mode="r+")
+    original = modes[...]
+    modes[0, 0, 0] = original[0, 0, 0] + 1e-3  # a plausible, silent change
+    assert main(["info", str(out), "--verify"]) == 1
+    assert "KLE basis DAMAGED: kle_modes does not match the SHA-256" in capsys.readouterr().out
+    assert main(["generate", "darcy", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert "recomputed the KLE basis" in capsys.readouterr().out
+    assert (zarr.open_array(out / "kle_modes", mode="r")[...] == original).all()
+    assert main(["info", str(out), "--verify"]) == 0

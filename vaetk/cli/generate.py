@@ -93,9 +93,12 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         device=args.device,
     )
-    if info.repaired:
+    repaired = dict(info.repaired)
+    if repaired.pop("kle_modes", None) is not None:
+        print("repaired: recomputed the KLE basis (kle_modes), which no longer matched its recorded SHA-256")
+    if repaired:
         print("repaired: regenerated the damaged shard(s) "
-              + "; ".join(f"{split} {shards}" for split, shards in info.repaired.items())
+              + "; ".join(f"{split} {shards}" for split, shards in repaired.items())
               + " (their data no longer matched the checksums recorded when they were written)")
     print(describe_store(info.path))
     return 0

@@ -46,12 +46,15 @@ def environment_lines() -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     if args.store:
-        from vaetk.data._store import _describe, open_store, verify_store
+        from vaetk.data._store import _describe, kle_modes_problem, open_store, repair_command, verify_store
 
         info = open_store(args.store)
         damaged = verify_store(info) if args.verify else None
+        basis = kle_modes_problem(info) if args.verify else None
         print(_describe(info, damaged))
-        return 1 if damaged else 0
+        if basis:
+            print(f"  KLE basis DAMAGED: {basis}; `{repair_command(info.path)}` recomputes it")
+        return 1 if damaged or basis else 0
     if args.verify:
         from vaetk.errors import ConfigError
 

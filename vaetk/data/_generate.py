@@ -554,6 +554,21 @@ def _stored_config(root: Path, resume: bool) -> GenerationConfig:
     return GenerationConfig.from_dict(stored, path=f"{root.name} (recorded configuration)")
 
 
+def _repair_kle_modes(info: _store.StoreInfo, config: GenerationConfig) -> None:
+    """Rewrite a damaged ``kle_modes`` from the store's KLE parameters, if the recomputed basis hashes to the
+    recorded SHA-256 (the eigensolver is deterministic for a given grid); otherwise refuse to add shards."""
+    from vaetk.darcy._kle import kle_basis
+
+    problem = _store.kle_modes_problem(info)
+    basis = kle_basis(config.n, length_scale=config.kle.length_scale, variance=config.kle.variance,
+                      mean=config.kle.mean, n_modes=config.n_modes)
+    if _store.array_sha256(basis.modes) != info.attrs["kle"]["modes_sha256"]:
+        raise DataError(f"The store {str(info.path)!r}: {problem}, and recomputing the basis does not reproduce "
+                        "it (another eigensolver or library version?); new shards would not match the old ones. "
+                        "Regenerate the store with --overwrite.")
+    info.root["kle_modes"][...] = basis.modes
+
+
 def _clear(root: Path) -> None:
     """Delete a store's contents except its lock (held by the caller)."""
     for child in root.iterdir():
@@ -754,6 +769,7 @@ def generate(
             f"finish it, or --overwrite (overwrite=True) to replace it."
         )
     root.mkdir(parents=True, exist_ok=True)
+    repaired_basis = False
     with _store.writer_lock(root):
         # A store whose creation was interrupted (killed, out of memory) holds no data: start it afresh, whether
         # resumed or overwritten (checked under the lock, so a live creator is never disturbed).
@@ -763,6 +779,9 @@ def generate(
         if existing:
             info = _store.open_store(root, mode="r+")
             seed, shard_size = _check_resume(info, config, seed, shard_size)
+            repaired_basis = bool(_store.kle_modes_problem(info))
+            if repaired_basis:  # new shards are built from it: repair it first
+                _repair_kle_modes(info, config)
             modes = np.asarray(info.root["kle_modes"][...])
             eigenvalues = np.asarray(info.attrs["kle"]["eigenvalues"])
         else:
@@ -823,6 +842,8 @@ def generate(
                 ) from exc
         _finalise(root)
     _store.consolidate(root)  # after the lock is gone, so the summary does not list it
+    if repaired_basis:
+        damaged = {"kle_modes": [], **damaged}
     return dataclasses.replace(_store.open_store(root, require_complete=True), repaired=damaged)
 
 

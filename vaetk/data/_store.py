@@ -287,7 +287,8 @@ class StoreInfo:
         Whether every shard of every split is flagged complete.
     repaired : dict of str to list of int
         Set by ``generate(..., resume=True)``: the damaged shards (flagged complete, data failing verification)
-        that it regenerated, by split.
+        that it regenerated, by split; the key ``"kle_modes"`` (an empty list) when it recomputed a damaged KLE
+        basis.
     """
 
     path: Path
@@ -494,6 +495,18 @@ def read_split(info: StoreInfo, split: str) -> dict[str, np.ndarray]:
     n_shards = int(info.split_group(split).attrs["n_shards"])
     shards = [read_shard(info, split, k) for k in range(n_shards)]
     return {name: np.concatenate([s[name] for s in shards]) for name in ARRAYS}
+
+
+def kle_modes_problem(info: StoreInfo) -> str | None:
+    """What is wrong with the store's KLE basis (``kle_modes``, which regenerated shards are built from), or None
+    when it still hashes to the SHA-256 recorded at creation."""
+    try:
+        modes = np.asarray(info.root["kle_modes"][...])
+    except Exception as exc:  # noqa: BLE001 - any failure to read it is damage
+        return f"kle_modes cannot be read ({type(exc).__name__}: {exc})"
+    if array_sha256(modes) != info.attrs["kle"]["modes_sha256"]:
+        return "kle_modes does not match the SHA-256 recorded when the store was created"
+    return None
 
 
 def verify_shard(info: StoreInfo, split: str, shard: int) -> bool:
