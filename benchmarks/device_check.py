@@ -80,29 +80,12 @@ def _environment() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------- DenseVAE
 
 
-def _dense_vae(seed: int) -> torch.nn.Module:
-    from vaetk.registry import registry
-
-    cls = registry.architectures.get("dense_vae")
-    torch.manual_seed(seed)
-    return cls(cls.Config(preset="paper"), input_shape=SHAPE, latent_dim=LATENT)
-
-
-def _vae_loss(model: torch.nn.Module, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    mu, logvar = model.encode(x)
-    z = mu + torch.exp(0.5 * logvar) * eps
-    mean, dec_logvar = model.decode(z)
-    nll = 0.5 * (dec_logvar + (x - mean) ** 2 * torch.exp(-dec_logvar)).flatten(1).sum(1)
-    kl = 0.5 * (torch.exp(logvar) + mu ** 2 - 1 - logvar).sum(1)
-    return (nll + kl).mean() / (SHAPE[1] * SHAPE[2])
-
-
 def _paper_training(device: str, epochs: int, n_train: int, **training: Any) -> dict[str, Any]:
     """Train the section 5.3 paper preset (DenseVAE, hierarchical prior) through vaetk's Trainer on synthetic
     in-memory data of the paper's size; per-epoch seconds (the first epoch, which pays start-up, left out) and the
     final training loss."""
+    from vaetk.config import preset_table
     from vaetk.sweeps._grid import apply_overrides
-    from vaetk.sweeps._reproduce import preset_table
     from vaetk.training import OverRegularizationWarning, Trainer, build_model, parse_experiment
 
     overrides = {"data.path": "unused.zarr", "training.epochs": epochs, "training.device": device,

@@ -72,6 +72,53 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
+# -- packaged presets and the preset-or-file rule ------------------------------------------------------------
+PRESET_PREFIX = "preset:"
+_PRESET_KINDS = {"experiments": "experiment", "datasets": "dataset"}
+
+
+def preset_names(kind: str) -> list[str]:
+    """Names of the presets shipped in ``vaetk/configs/<kind>/`` (``kind``: "experiments" or "datasets")."""
+    from importlib import resources
+
+    folder = resources.files("vaetk") / "configs" / kind
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def preset_table(kind: str, name: str, *, spec: str | None = None) -> dict[str, Any]:
+    """The TOML table of a packaged preset, or a ConfigError with close matches and the available names
+    (``spec``: how the user wrote it, for the hint about a same-named file in the working directory)."""
+    from importlib import resources
+
+    names = preset_names(kind)
+    if name not in names:
+        written = spec if spec is not None else name
+        local = (f" To read the file {written!r} in this folder, write ./{written}."
+                 if not written.startswith(PRESET_PREFIX) and Path(written).is_file() else "")
+        raise ConfigError(f"{written!r} is not a{'n' if kind == 'experiments' else ''} {_PRESET_KINDS[kind]} preset."
+                          f"{did_you_mean(name, names, n=2)}{local} Presets: {', '.join(names) or 'none'}.")
+    return tomllib.loads((resources.files("vaetk") / "configs" / kind / f"{name}.toml").read_text(encoding="utf-8"))
+
+
+def preset_or_file(spec: str | Path, kind: str) -> tuple[dict[str, Any], Path | None]:
+    """The table named by ``spec`` and the file it came from (None for a preset).
+
+    The rule is unambiguous: ``preset:NAME`` or a bare ``NAME`` (no suffix, no folder) is always a packaged preset,
+    whatever files exist in the working directory; anything with a suffix or a folder (``exp.toml``, ``./exp``,
+    ``configs/exp``) is a file.
+    """
+    text = str(spec)
+    path = Path(text)
+    if text.startswith(PRESET_PREFIX) or (path.suffix == "" and len(path.parts) == 1 and "/" not in text):
+        return preset_table(kind, text.removeprefix(PRESET_PREFIX), spec=text), None
+    if path.is_dir():
+        example = "demo" if kind == "experiments" else "kle2_standard_normal"
+        raise ConfigError(f"{text!r} is a folder, not a{'n' if kind == 'experiments' else ''} "
+                          f"{_PRESET_KINDS[kind]} file (a preset is named without a suffix or folder, e.g. "
+                          f"{example!r} or 'preset:{example}').")
+    return load_toml(path), path
+
+
 # -- type checking --------------------------------------------------------------------------------------------
 def _describe(tp: Any) -> str:
     origin = get_origin(tp)

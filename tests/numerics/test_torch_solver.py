@@ -18,18 +18,9 @@ from vaetk.errors import ConfigError, SolverError
 from vaetk.registry import registry
 from vaetk.testing import parametrize_with_checks
 
+from .test_solvers import smooth_permeability as kle_like
+
 TorchSolver = registry.solvers.get("torch")
-
-
-def kle_like(rng: np.random.Generator, batch: int, n: int, modes: int = 6) -> np.ndarray:
-    """exp of a smooth random field (cosine modes with a KLE-like decay, amplitude ~1)."""
-    x = np.linspace(0.0, 1.0, n)
-    G = np.zeros((batch, n, n))
-    for a in range(modes):
-        for b in range(modes):
-            coef = rng.standard_normal(batch) / (1.0 + a * a + b * b) ** 0.75
-            G += coef[:, None, None] * np.outer(np.cos(np.pi * b * x), np.cos(np.pi * a * x))
-    return np.exp(G)
 
 
 def small_config(n: int = 17, train: int = 5, test: int = 3) -> dict:

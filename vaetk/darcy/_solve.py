@@ -78,7 +78,8 @@ class SolveInfo:
 
     @property
     def untrusted(self) -> np.ndarray:
-        """Indices of the samples whose mass balance fails :data:`MASS_BALANCE_LIMIT` (a warning says so)."""
+        """Indices of the samples whose mass balance fails :data:`MASS_BALANCE_LIMIT` (NaN fails; a warning says
+        so)."""
         return np.flatnonzero(~(self.mass_balance <= MASS_BALANCE_LIMIT[self.scheme]))
 
 
@@ -333,9 +334,9 @@ class UntrustedSolutionWarning(VaetkWarning):
 
 def _warn_if_untrusted(info: SolveInfo) -> None:
     limit = MASS_BALANCE_LIMIT[info.scheme]
-    bad = np.flatnonzero(~(info.mass_balance <= limit))  # NaN counts as bad
+    bad = info.untrusted
     if bad.size:
-        worst = int(bad[np.nanargmax(np.where(np.isnan(info.mass_balance[bad]), np.inf, info.mass_balance[bad]))])
+        worst = int(bad[np.argmax(np.where(np.isnan(info.mass_balance[bad]), np.inf, info.mass_balance[bad]))])
         advice = ("the paper scheme is not conservative, and on rough or high-contrast permeability its solution "
                   "no longer balances the flow: use scheme='conservative'" if info.scheme == "paper" else
                   "the solve did not reach the scheme's own balance: tighten tol or try another solver")

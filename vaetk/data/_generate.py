@@ -16,7 +16,6 @@ import dataclasses
 import errno
 import functools
 import importlib.metadata as metadata
-import importlib.resources
 import json
 import math
 import os
@@ -30,8 +29,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from vaetk._validation import did_you_mean, is_int
-from vaetk.config import check_param, config_to_dict, load_toml, parse_config
+from vaetk._validation import is_int
+from vaetk.config import check_param, config_to_dict, parse_config, preset_or_file
+from vaetk.config import preset_names as config_preset_names
 from vaetk.darcy._solve import DEFAULT_QUADRATURE, DEVICE_SOLVER, check_device
 from vaetk.data import _store
 from vaetk.errors import ConfigError, DataError, SolverError
@@ -207,15 +207,13 @@ class GenerationConfig:
 
 def preset_names() -> list[str]:
     """Dataset presets shipped with vaetk (vaetk/configs/datasets/*.toml)."""
-    folder = importlib.resources.files("vaetk") / "configs" / "datasets"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return config_preset_names("datasets")
 
 
 def load_config(spec: GenerationConfig | Mapping[str, Any] | str | os.PathLike[str]) -> GenerationConfig:
     """A GenerationConfig from itself, a mapping, a TOML file or a preset name (``"kle2_standard_normal"``).
 
-    As for experiments, ``preset:NAME`` or a bare ``NAME`` (no suffix, no folder) is always a packaged preset,
-    whatever files exist in the working directory; anything with a suffix or a folder is a file.
+    A string names a preset or a file by the rule of :func:`vaetk.config.preset_or_file`.
 
     Raises
     ------
@@ -226,32 +224,17 @@ def load_config(spec: GenerationConfig | Mapping[str, Any] | str | os.PathLike[s
         return spec
     if isinstance(spec, Mapping):
         return GenerationConfig.from_dict(spec)
-    text = str(spec)
-    name, path = text.removeprefix("preset:"), Path(text)
-    if not text.startswith("preset:") and (path.suffix or len(path.parts) > 1 or "/" in text or os.sep in text):
-        if path.is_dir():
-            raise ConfigError(f"{text!r} is a folder, not a dataset configuration file (a preset is named without a "
-                              "suffix or folder, e.g. 'kle2_standard_normal' or 'preset:kle2_standard_normal').")
-        table = load_toml(path)
-        if not table:
-            # An empty file is a mistake far more often than a wish for the defaults (a truncated or wrong file),
-            # and the defaults are a full-size dataset: say so instead of generating it (issue 15).
-            raise ConfigError(
-                f"{text!r} holds no settings (the file is empty or only comments), so every value would be a "
-                "default and a full-size dataset would be generated without anyone choosing it. Write the "
-                "settings you want (e.g. `n = 65` and a [split] table), or name a preset for the packaged "
-                f"defaults: {', '.join(preset_names())}."
-            )
-        return GenerationConfig.from_dict(table, path=path.name)
-    names = preset_names()
-    if name not in names:
-        hint = did_you_mean(name, names, n=2)
-        local = f" To read the file {text!r} in this folder, write ./{text}." if path.is_file() else ""
-        raise ConfigError(f"{text!r} is not a dataset preset.{hint}{local} Presets: {', '.join(names)}.")
-    resource = importlib.resources.files("vaetk") / "configs" / "datasets" / f"{name}.toml"
-    import tomllib
-
-    return GenerationConfig.from_dict(tomllib.loads(resource.read_text(encoding="utf-8")), path=name)
+    table, path = preset_or_file(spec, "datasets")
+    if path is not None and not table:
+        # An empty file is a mistake far more often than a wish for the defaults (a truncated or wrong file),
+        # and the defaults are a full-size dataset: say so instead of generating it (issue 15).
+        raise ConfigError(
+            f"{str(spec)!r} holds no settings (the file is empty or only comments), so every value would be a "
+            "default and a full-size dataset would be generated without anyone choosing it. Write the "
+            "settings you want (e.g. `n = 65` and a [split] table), or name a preset for the packaged "
+            f"defaults: {', '.join(preset_names())}."
+        )
+    return GenerationConfig.from_dict(table, path=path.name if path is not None else str(spec).removeprefix("preset:"))
 
 
 # -- the shard task ----------------------------------------------------------------------------------------

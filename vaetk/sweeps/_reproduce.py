@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vaetk.config import preset_table
 from vaetk.errors import ConfigError
 from vaetk.sweeps._grid import apply_overrides
 from vaetk.sweeps._runner import run_sweep
@@ -81,20 +82,6 @@ def _toml(path: Path, what: str) -> dict[str, Any]:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{what}: {path} does not exist.") from None
-
-
-def preset_table(kind: str, name: str) -> dict[str, Any]:
-    """The TOML table of a packaged preset (``kind``: "experiments" or "datasets"), with close-match hints."""
-    folder = _CONFIGS / kind
-    path = folder / f"{name}.toml"
-    if not path.is_file():
-        import difflib
-
-        names = sorted(p.stem for p in folder.glob("*.toml"))
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"Unknown {kind[:-1]} preset {name!r}.{hint} Available: {', '.join(names) or 'none'}.")
-    return _toml(path, f"{kind[:-1]} preset {name!r}")
 
 
 def _smoke(experiment: dict[str, Any]) -> dict[str, Any]:

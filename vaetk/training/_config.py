@@ -14,15 +14,20 @@ hierarchical")``).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from vaetk._validation import did_you_mean
-from vaetk.config import config_to_dict, dump_toml, load_toml, parse_config, resolve_component
+from vaetk.config import (
+    PRESET_PREFIX,
+    config_to_dict,
+    dump_toml,
+    parse_config,
+    preset_names,
+    preset_or_file,
+    resolve_component,
+)
 from vaetk.errors import ConfigError, PluginError
 from vaetk.registry import registry
 from vaetk.training._schedules import make_schedule, parse_schedule
@@ -361,44 +366,25 @@ def parse_experiment(data: Mapping[str, Any], *, source: str = "experiment") -> 
 
 def list_presets() -> list[str]:
     """Names of the experiment presets shipped with vaetk."""
-    root = resources.files("vaetk") / "configs" / "experiments"
-    return sorted(p.name.removesuffix(".toml") for p in root.iterdir() if p.name.endswith(".toml"))
-
-
-PRESET_PREFIX = "preset:"
+    return preset_names("experiments")
 
 
 def experiment_table(path_or_name: str | Path) -> tuple[dict[str, Any], str]:
-    """The raw table of an experiment file or preset, and its name for messages.
+    """The raw table of an experiment file or preset (the rule: :func:`vaetk.config.preset_or_file`), and its
+    name for messages.
 
-    Addressing is unambiguous: ``preset:NAME`` or a bare ``NAME`` (no suffix, no folder) is always a packaged
-    preset (see :func:`list_presets`), whatever files exist in the working directory; anything with a suffix or
-    a folder (``exp.toml``, ``./exp``, ``configs/exp``) is a file. A relative ``data.path`` in a file is resolved
-    against that file's folder, in a preset against the working directory; either way it is made absolute, so the
-    run directory that records it can be evaluated from anywhere.
+    A relative ``data.path`` (or ``test_path``) in a file is resolved against that file's folder, in a preset
+    against the working directory; either way it is made absolute, so the run directory that records it can be
+    evaluated from anywhere.
 
     Raises
     ------
     ConfigError
         Unknown preset (with suggestions), missing or unreadable file, invalid TOML.
     """
-    text = str(path_or_name)
-    name = text.removeprefix(PRESET_PREFIX)
-    path = Path(text)
-    if text.startswith(PRESET_PREFIX) or (path.suffix == "" and len(path.parts) == 1 and "/" not in text):
-        presets = list_presets()
-        if name not in presets:
-            hint = did_you_mean(name, presets, n=2)
-            local = (f" To read the file {text!r} in this folder, write ./{text}."
-                     if Path(text).is_file() and not text.startswith(PRESET_PREFIX) else "")
-            raise ConfigError(f"{text!r} is not an experiment preset.{hint}{local} Presets: {', '.join(presets)}.")
-        resource = resources.files("vaetk") / "configs" / "experiments" / f"{name}.toml"
-        table, base, source = tomllib.loads(resource.read_text(encoding="utf-8")), Path.cwd(), f"preset {name!r}"
-    else:
-        if path.is_dir():
-            raise ConfigError(f"{text!r} is a folder, not an experiment file (a preset is named without a suffix "
-                              "or folder, e.g. 'demo' or 'preset:demo').")
-        table, base, source = load_toml(path), path.parent, str(path)
+    table, path = preset_or_file(path_or_name, "experiments")
+    base, source = (Path.cwd(), f"preset {str(path_or_name).removeprefix(PRESET_PREFIX)!r}") if path is None \
+        else (path.parent, str(path))
     data = table.get("data")
     for key in ("path", "test_path"):
         if isinstance(data, dict) and isinstance(data.get(key), str) and data[key]:

@@ -397,7 +397,7 @@ class EnsembleTrainer:
                     self._sync_out()  # the hint looks at the member's current encoder
                     try:
                         m.check_finite(terms[k], objective, epoch=epoch, step=step, lr=lr, beta=beta,
-                                       x=m.train_x[idx[k]])
+                                       idx=idx[k])
                     except ComponentError as exc:
                         self._fail(k, exc)
                         continue

@@ -399,7 +399,7 @@ class Trainer:
                 terms = self.model.loss_terms(self.train_x[idx], self.train_theta[idx], self.labelled[idx],
                                               generator=self.noise)
             objective, beta = self.objective(terms)
-            self.check_finite(terms, objective, epoch=epoch, step=step, lr=lr, beta=beta, x=self.train_x[idx])
+            self.check_finite(terms, objective, epoch=epoch, step=step, lr=lr, beta=beta, idx=idx)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             self.optimizer.step()
@@ -424,8 +424,9 @@ class Trainer:
         return objective, beta
 
     def check_finite(self, terms: LossTerms, objective: Tensor, *, epoch: int, step: int, lr: float, beta: float,
-                     x: Tensor) -> None:
-        """Raise ComponentError naming the non-finite terms of a step (``x``: its batch, for the hint)."""
+                     idx: Tensor) -> None:
+        """Raise ComponentError naming the non-finite terms of a step (``idx``: its batch, read again only for the
+        hint when something is not finite)."""
         bad = _finite_terms(terms, objective)
         if self.schedule.in_reconstruction_phase and "L_REG" in bad and "loss" not in bad:
             bad.remove("L_REG")  # L_REG is left out of the reconstruction phase; only a warning sign
@@ -433,7 +434,7 @@ class Trainer:
             raise ComponentError(
                 f"Non-finite loss at epoch {epoch + 1}, step {step + 1} (of {self.steps_per_epoch}): "
                 f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not finite (beta = {beta:.3g}, "
-                f"lr = {lr:.3g}). {self._non_finite_hint(x)}"
+                f"lr = {lr:.3g}). {self._non_finite_hint(self.train_x[idx])}"
             )
 
     def record_step(self, terms: LossTerms, objective: Tensor, n: int, sums: EpochSums) -> None:
