@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -45,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from vaetk._locks import describe_owner, is_stale, owner_record
 from vaetk.errors import DataError
 
 __all__ = ["ARRAYS", "FORMAT_VERSION", "StoreInfo", "describe_store", "open_store"]
@@ -152,16 +152,6 @@ def consolidate(root: Path) -> None:
 
 
 # -- the writer lock ---------------------------------------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextmanager
 def writer_lock(root: Path) -> Iterator[dict[str, Any]]:
     """Own the store for the duration of a run; a lock left by a dead process on this host is taken over.
@@ -172,7 +162,7 @@ def writer_lock(root: Path) -> Iterator[dict[str, Any]]:
         If another live process (or a process on another host) holds the lock.
     """
     lock_dir = root / _BOOK / "lock"
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    me = owner_record()
     for _ in range(3):
         # The lock is made whole beside its place and renamed into it: a process killed at any moment leaves no
         # lock, or one naming its owner, never an empty one (an empty directory, left by older versions, is
@@ -187,26 +177,17 @@ def writer_lock(root: Path) -> Iterator[dict[str, Any]]:
             if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOENT):
                 raise
             owner = _read_lock(lock_dir)
-            if (
-                owner is not None
-                and owner.get("host") == me["host"]
-                and not _pid_alive(int(owner.get("pid", -1)))
-            ):
-                shutil.rmtree(lock_dir, ignore_errors=True)  # stale: its owner was killed
+            if is_stale(owner, me):
+                shutil.rmtree(lock_dir, ignore_errors=True)  # its owner was killed
                 continue
             if (
                 owner is None and _lock_age(lock_dir) > 60.0
             ):  # an empty lock older than a minute: a crashed mkdir
                 shutil.rmtree(lock_dir, ignore_errors=True)
                 continue
-            who = (
-                f"process {owner.get('pid')} on host {owner.get('host')} (since {owner.get('started')})"
-                if owner
-                else "another process"
-            )
             raise DataError(
-                f"The store {str(root)!r} is being written by {who}. Two runs cannot write one store. "
-                f"Wait for it to finish, or, if that run is dead, remove {str(lock_dir)!r} and run again "
+                f"The store {str(root)!r} is being written by {describe_owner(owner)}. Two runs cannot write one "
+                f"store. Wait for it to finish, or, if that run is dead, remove {str(lock_dir)!r} and run again "
                 f"with --resume."
             ) from None
         else:

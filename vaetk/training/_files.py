@@ -34,8 +34,6 @@ import hashlib
 import io
 import json
 import os
-import socket
-import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -45,6 +43,7 @@ from typing import Any
 import torch
 
 from vaetk._atomic import atomic_write_bytes, atomic_write_text, temporary_path
+from vaetk._locks import describe_owner, is_stale, owner_record
 from vaetk.errors import DataError, VaetkWarning
 
 __all__ = [
@@ -218,16 +217,6 @@ def check_versions(recorded: Mapping[str, Any], current: Mapping[str, Any], *, w
 
 
 # -- the run-directory lock ----------------------------------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
 @contextmanager
 def run_lock(run_dir: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Own the run directory ``run_dir`` while training into it (created if missing; removed again if it was
@@ -247,7 +236,7 @@ def run_lock(run_dir: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = run_dir / LOCK
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    me = owner_record()
     tmp = temporary_path(lock)
     tmp.write_text(json.dumps(me), encoding="utf-8")
     try:
@@ -262,16 +251,13 @@ def run_lock(run_dir: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                     continue  # released meanwhile
                 except (OSError, ValueError):
                     owner = None
-                if isinstance(owner, dict) and owner.get("host") == me["host"] \
-                        and not _pid_alive(int(owner.get("pid", -1))):
-                    lock.unlink(missing_ok=True)  # stale: its process was killed
+                if is_stale(owner, me):
+                    lock.unlink(missing_ok=True)  # its process was killed
                     continue
-                who = (f"process {owner.get('pid')} on host {owner.get('host')} (since {owner.get('started')})"
-                       if isinstance(owner, dict) else "another process")
                 raise DataError(
-                    f"The run directory {str(run_dir)!r} is in use by {who}: two trainings cannot write one run. "
-                    f"Wait for it to finish, or, if that process is dead, delete {str(lock)!r} and run again with "
-                    "--resume.") from None
+                    f"The run directory {str(run_dir)!r} is in use by {describe_owner(owner)}: two trainings "
+                    f"cannot write one run. Wait for it to finish, or, if that process is dead, delete "
+                    f"{str(lock)!r} and run again with --resume.") from None
         else:
             raise DataError(f"Could not lock the run directory {str(run_dir)!r} (its lock {str(lock)!r} keeps "
                             "changing hands); run again.")
