@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--single", type=int, default=2, help="members also timed alone (default 2)")
     parser.add_argument("--batching", choices=("auto", "vmap", "loop"), default="auto",
-                        help="vmap: batched kernels; loop: member by member (auto: vmap on CUDA, loop on CPU)")
+                        help="vmap: batched kernels; loop: member by member (auto: loop)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs per run, the first a warm-up (default 2)")
     parser.add_argument("--json", default=None, help="write the rows to this file")
     args = parser.parse_args(argv)

@@ -626,7 +626,11 @@ void solve_one_paper(const double* K, const double* f, index_t n, const MGOption
     for (index_t k = 0; k < nn; ++k) r[k] = b[k] - t[k];
     const double previous = res;
     res = std::sqrt(dot(r, r));
-    if (j == 0 || !(res < previous)) break;  // no progress (breakdown or stagnation): report what we have
+    if (!(res < previous)) {  // the restart made it worse (stagnation at rounding level): undo it and stop
+      for (index_t k = 0; k < nn; ++k) x[k] -= z[k];
+      break;
+    }
+    if (j == 0) break;
   }
   // p = q - (w^T q) 1; lam = c mean(q). The reported residual is that of the bordered system for (p, lam).
   double wq = 0.0, lam = 0.0;

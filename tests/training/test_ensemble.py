@@ -117,6 +117,8 @@ def _assert_same_run(ens: Path, single: Path, *, bitwise: bool = False) -> None:
 CASES = {
     "plain": {},
     "hierarchical": {"model__prior": {"name": "hierarchical"}},  # learnable prior, samples the global RNG
+    # learnable prior that checks its parameters (data-dependent control flow, which vmap cannot trace)
+    "factorized": {"model__prior": {"name": "factorized_mixture"}},
     # 4 labels in every batch of 16: the members' batches differ in length (each lacks other labels)
     "semi_supervised": {"semi_supervised__n_labels": 4, "semi_supervised__label_seed": 5},
 }

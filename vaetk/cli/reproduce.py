@@ -29,7 +29,7 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
                         help="check the scale's path end to end in minutes: 1 seed, 2 epochs, 128 training samples "
                              "(results are meaningless; written to <scale>_smoke folders)")
     parser.add_argument("--ensemble", type=int, default=1, metavar="K",
-                        help="train up to K seeds of a setting at once as one batched model (a GPU; default 1)")
+                        help="train up to K seeds of a setting at once in one process (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

@@ -268,8 +268,9 @@ def solve(
         How the default wells become node values (see :func:`vaetk.darcy.paper_source`); defaults to "node" for
         the paper scheme (the authors' data) and "cell" (exact) for the conservative scheme.
     tol : float, optional
-        Relative residual tolerance of iterative solvers (default: the solver config's, 1e-10 for the built-ins).
-        Direct solvers ignore it.
+        Relative residual tolerance of iterative solvers (default: the solver config's, 1e-10 for the built-ins),
+        raised on fine grids to what double precision attains there (:func:`vaetk.darcy.solvers.attainable_tol`:
+        from n = 169 on; the tolerance used is in ``info.tol``). Direct solvers ignore it.
     return_info : bool
         Also return a :class:`SolveInfo`.
     device : {"auto", "cpu", "cuda", "cuda:N"}, optional
@@ -312,7 +313,7 @@ def solve(
         return fields
     mass, mean = trust_measures(fields, K, f, n_threads)
     info = SolveInfo(solver=name, scheme=scheme, source_quadrature=quadrature,
-                     tol=instance.effective_tol(tol) if instance.iterative else 0.0,
+                     tol=instance.effective_tol(tol, n) if instance.iterative else 0.0,
                      residual=np.asarray(result.residual, dtype=float),
                      iterations=np.asarray(result.iterations, dtype=np.int64), mass_balance=mass, zero_mean=mean,
                      device=used)

@@ -461,11 +461,16 @@ def _gmres(H: Hierarchy, b: torch.Tensor, applyB: Any, target: torch.Tensor, max
         y = torch.linalg.solve_triangular(R, g[:, :, None], upper=True)
         update = torch.bmm(y.transpose(1, 2), V[:, :steps].reshape(N, steps, nn))[:, 0].reshape(N, n, n)
         update = torch.where(_col(start), update, 0.0)
-        x = x + torch.where(_col(start), H.vcycle(update), 0.0)
-        r = b - applyB(x)
-        new = _dot(r, r).sqrt()
-        stalled |= start & ~(new < res)  # no progress over a cycle (stagnation or breakdown): stop that sample
-        res = torch.where(start, new, res)
+        trial = x + torch.where(_col(start), H.vcycle(update), 0.0)
+        r_trial = b - applyB(trial)
+        new = _dot(r_trial, r_trial).sqrt()
+        better = start & (new < res)
+        # no progress over a cycle (stagnation at rounding level, or breakdown): stop that sample at its better
+        # iterate
+        stalled |= start & ~better
+        x = torch.where(_col(better), trial, x)
+        r = torch.where(_col(better), r_trial, r)
+        res = torch.where(better, new, res)
     return x, it
 
 

@@ -18,16 +18,18 @@ How
     and the members' optimisers get their slice of the Adam state, so a member's checkpoint is the checkpoint its
     single run would have written. The forward passes run in one of two ways (``batching``):
 
-    ``"vmap"`` (the default on CUDA)
-        all K as one :func:`torch.func.vmap` of :func:`torch.func.functional_call` over a weightless
-        (meta-device) copy of the model: batched kernels, the point of an ensemble on a GPU. BatchNorm running
-        statistics are updated in the stacked buffers per member. Members whose batches differ in length (a
-        semi-supervised batch is extended by the labels it lacks) run in one vmap per length.
-    ``"loop"`` (the default on CPU)
+    ``"loop"`` (the default)
         member by member, each on its slice of the stacked tensors: the single run's kernels, so on CPU the
-        members are bitwise equal to their single runs. On a CPU the batched kernels are several times slower
-        than K plain ones (benchmarks/bench_ensemble.py), so there the ensemble saves only the K - 1 process
-        starts and data loads.
+        members are bitwise equal to their single runs. The ensemble saves the K - 1 process starts and data
+        loads, and little else: on an H200, 1.05x the single run's speed per member at K = 10 (DenseVAE, paper
+        size, batch 64; benchmarks/README.md).
+    ``"vmap"``
+        all K as one :func:`torch.func.vmap` of :func:`torch.func.functional_call` over a weightless
+        (meta-device) copy of the model: batched kernels. BatchNorm running statistics are updated in the stacked
+        buffers per member. Members whose batches differ in length (a semi-supervised batch is extended by the
+        labels it lacks) run in one vmap per length. Measured slower than the loop everywhere so far: several
+        times on a CPU (benchmarks/bench_ensemble.py), 0.70x the loop on an H200 at K = 10 (0.73 to 0.81x the
+        single run per member at K = 10 to 50); kept for devices and models where batched kernels pay.
 
 Random numbers
     Each member draws exactly what its single run draws: the batch order from its own (seed, epoch) generator,
@@ -35,7 +37,8 @@ Random numbers
     dtype and device as :meth:`VAE.reparameterize` would), and the global torch RNG (which priors such as the
     hierarchical one sample from) from its own saved state, swapped in around that member's forward pass
     ("loop"), or around its prior's regularisation, called once per member outside the vmap when a probe at the
-    start finds that the prior draws random numbers ("vmap"; other priors run inside the vmap). With "vmap" the
+    start finds that the prior draws random numbers or cannot be traced by vmap, such as a prior that checks its
+    parameters' values ("vmap"; other priors run inside the vmap). With "vmap" the
     architecture's forward pass must not draw random numbers (dropout): vmap runs with ``randomness="error"``
     and says so.
 
@@ -167,10 +170,10 @@ class EnsembleTrainer:
     progress : bool
         A tqdm bar over the epochs of the ensemble.
     batching : {"auto", "vmap", "loop"}
-        How the members' forward and backward passes run: ``"vmap"``, batched (one kernel for all members; the
-        point of an ensemble on a GPU); ``"loop"``, one member after the other on its slice of the stacked weights
-        (the single run's kernels, so bitwise its results on CPU; on a CPU batched kernels are slower than K plain
-        ones); ``"auto"``: vmap on CUDA, loop otherwise. Either way one backward and one Adam step serve all.
+        How the members' forward and backward passes run: ``"loop"``, one member after the other on its slice of
+        the stacked weights (the single run's kernels, so bitwise its results on CPU); ``"vmap"``, batched (one
+        kernel for all members; measured slower on a CPU and on an H200); ``"auto"``: the loop, the faster of the
+        two wherever measured. Either way one backward and one Adam step serve all.
     """
 
     def __init__(self, trainers: Sequence[Trainer], *, progress: bool = False, batching: str = "auto") -> None:
@@ -189,7 +192,7 @@ class EnsembleTrainer:
             if [(n, tuple(v.shape), v.dtype) for n, v in t.model.state_dict().items()] != keys:
                 raise DataError("The members of an ensemble must have the same model structure.")
         self.progress = progress
-        self.batching = batching if batching != "auto" else "vmap" if self.device.type == "cuda" else "loop"
+        self.batching = "loop" if batching == "auto" else batching
         meta = copy.deepcopy(first.model).to("meta")
         self._forward_module = _Forward(meta)
         self._prior_module = _PriorCall(meta)
@@ -216,17 +219,32 @@ class EnsembleTrainer:
         finally:
             self._rng[k] = _rng_state(self.device)
 
-    def _prior_draws_random(self) -> bool:
-        """Probe: does the prior's regularisation draw from the global RNG (then it runs per member)?"""
+    def _prior_outside_vmap(self) -> bool:
+        """Probe: must the prior's regularisation run per member, outside the vmap? Yes when it draws from the
+        global RNG (each member's single run draws from its own state) or when vmap cannot trace it (a prior
+        that checks its parameters branches on their values)."""
         model = self.members[0].model
-        d = model.latent_dim
-        zeros = torch.zeros(2, d, device=self.device)
+        zeros = torch.zeros(2, model.latent_dim, device=self.device)
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             before = _rng_state(self.device)
             model.prior.regularization(zeros, zeros, zeros)
             after = _rng_state(self.device)
-        return any(not torch.equal(before[key], after[key]) for key in before)
+            if any(not torch.equal(before[key], after[key]) for key in before):
+                return True
+            if self.batching == "loop":
+                return False
+            params = {n: p.detach()[None] for n, p in model.named_parameters() if n in self._prior_params}
+            buffers = {n: b[None] for n, b in model.named_buffers() if n in self._prior_buffers}
+
+            def one(p: dict[str, Tensor], b: dict[str, Tensor], z: Tensor) -> dict[str, Tensor]:
+                return torch.func.functional_call(self._prior_module, (p, b), (z, z, z))
+
+            try:
+                torch.func.vmap(one, randomness="error")(params, buffers, zeros[None])
+            except RuntimeError:
+                return True
+        return False
 
     # -- stacking ----------------------------------------------------------------------------------------------
     def _sync_out(self) -> None:
@@ -441,7 +459,7 @@ class EnsembleTrainer:
                         m.begin(states[k])
                 except Exception as exc:  # noqa: BLE001 - recorded for that member
                     self._fail(k, exc)
-            self.loop_prior = self._prior_draws_random()
+            self.loop_prior = self._prior_outside_vmap()
             bar = None
             if self.progress:
                 from tqdm.auto import tqdm
@@ -499,7 +517,7 @@ def train_ensemble(config: ExperimentConfig | Sequence[ExperimentConfig], seeds:
         :class:`Trainer`); raising fails that member only (a BaseException that is not an Exception, such as
         KeyboardInterrupt, stops the ensemble).
     batching : {"auto", "vmap", "loop"}
-        See :class:`EnsembleTrainer` (auto: batched on CUDA, member by member otherwise).
+        See :class:`EnsembleTrainer` (auto: member by member).
 
     Returns
     -------
@@ -536,7 +554,7 @@ def train_ensemble(config: ExperimentConfig | Sequence[ExperimentConfig], seeds:
     device = resolve_device(configs[0].training.device)
     if batching not in BATCHING:
         raise ConfigError(f"batching must be one of {', '.join(map(repr, BATCHING))}, got {batching!r}.")
-    mode = batching if batching != "auto" else "vmap" if device.type == "cuda" else "loop"
+    mode = "loop" if batching == "auto" else batching
     train_x, train_theta = train_x.to(device, torch.float32), train_theta.to(device, torch.float32)
     if test_x is not None and test_theta is not None:
         test_x, test_theta = test_x.to(device, torch.float32), test_theta.to(device, torch.float32)

@@ -71,7 +71,7 @@ class AMGSolver(Solver):
         import pyamg
         import scipy.sparse.linalg as spla
 
-        tol = self.effective_tol(tol)
+        tol = self.effective_tol(tol, permeability.shape[-1])
         batch, n = permeability.shape[0], permeability.shape[-1]
         w = trapezoid_weights(n).ravel()
         rhs = bordered_rhs(source, scheme)

@@ -76,7 +76,7 @@ class NativeSolver(Solver):
         tol: float | None = None,
         n_threads: int | None = None,
     ) -> SolverResult:
-        tol = self.effective_tol(tol)
+        tol = self.effective_tol(tol, permeability.shape[-1])
         c = self.config
         p, residual, iterations = mg_solve(
             permeability, source, scheme, tol=tol, maxiter=c.maxiter, pre_sweeps=c.pre_sweeps,

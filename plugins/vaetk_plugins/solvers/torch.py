@@ -113,7 +113,7 @@ class TorchSolver(Solver):
 
         from vaetk.plugin import auto_batch_size, torch_solve
 
-        tol = self.effective_tol(tol)
+        tol = self.effective_tol(tol, permeability.shape[-1])
         c = self.config
         device = torch.device(self.resolved_device())
         batch, n = permeability.shape[0], permeability.shape[-1]
