@@ -465,8 +465,7 @@ def _gmres(H: Hierarchy, b: torch.Tensor, applyB: Any, target: torch.Tensor, max
         r_trial = b - applyB(trial)
         new = _dot(r_trial, r_trial).sqrt()
         better = start & (new < res)
-        # no progress over a cycle (stagnation at rounding level, or breakdown): stop that sample at its better
-        # iterate
+        # a cycle without progress (stagnation at rounding level, or breakdown) stops the sample at its better iterate
         stalled |= start & ~better
         x = torch.where(_col(better), trial, x)
         r = torch.where(_col(better), r_trial, r)
