@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 
 def temporary_path(path: Path) -> Path:
-    """A hidden sibling of ``path``, unique to this process (same filesystem, so ``os.replace`` is atomic)."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """A hidden sibling of ``path``, unique to this thread of this process (same filesystem, so ``os.replace`` is
+    atomic)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

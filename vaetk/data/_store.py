@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from vaetk._locks import describe_owner, is_stale, owner_record
+from vaetk._locks import describe_owner, is_stale, owner_record, take_over_if_stale
 from vaetk.errors import DataError
 
 __all__ = ["ARRAYS", "FORMAT_VERSION", "StoreInfo", "describe_store", "open_store"]
@@ -154,7 +154,8 @@ def consolidate(root: Path) -> None:
 # -- the writer lock ---------------------------------------------------------------------------------------
 @contextmanager
 def writer_lock(root: Path) -> Iterator[dict[str, Any]]:
-    """Own the store for the duration of a run; a lock left by a dead process on this host is taken over.
+    """Own the store for the duration of a run; a lock left by a dead process on this host is taken over (by one
+    process only when several find it at once).
 
     Raises
     ------
@@ -177,8 +178,9 @@ def writer_lock(root: Path) -> Iterator[dict[str, Any]]:
             if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOENT):
                 raise
             owner = _read_lock(lock_dir)
-            if is_stale(owner, me):
-                shutil.rmtree(lock_dir, ignore_errors=True)  # its owner was killed
+            if is_stale(owner, me):  # its owner was killed
+                take_over_if_stale(lock_dir / "zarr.json", lambda content: is_stale(_lock_owner(content), me),
+                                   lambda: shutil.rmtree(lock_dir, ignore_errors=True))
                 continue
             if (
                 owner is None and _lock_age(lock_dir) > 60.0
@@ -200,8 +202,15 @@ def writer_lock(root: Path) -> Iterator[dict[str, Any]]:
 
 def _read_lock(lock_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((lock_dir / "zarr.json").read_bytes())["attributes"]["owner"]
-    except (OSError, ValueError, KeyError, TypeError):
+        return _lock_owner((lock_dir / "zarr.json").read_bytes())
+    except OSError:
+        return None
+
+
+def _lock_owner(content: bytes) -> dict[str, Any] | None:
+    try:
+        return json.loads(content)["attributes"]["owner"]
+    except (ValueError, KeyError, TypeError):
         return None
 
 

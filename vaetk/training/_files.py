@@ -43,7 +43,7 @@ from typing import Any
 import torch
 
 from vaetk._atomic import atomic_write_bytes, atomic_write_text, temporary_path
-from vaetk._locks import describe_owner, is_stale, owner_record
+from vaetk._locks import describe_owner, is_stale, owner_record, take_over_if_stale
 from vaetk.errors import DataError, VaetkWarning
 
 __all__ = [
@@ -217,13 +217,21 @@ def check_versions(recorded: Mapping[str, Any], current: Mapping[str, Any], *, w
 
 
 # -- the run-directory lock ----------------------------------------------------------------------------------
+def _owner(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
 @contextmanager
 def run_lock(run_dir: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Own the run directory ``run_dir`` while training into it (created if missing; removed again if it was
     created here and is left empty).
 
     The lock file ``.vaetk-lock`` records pid, host and start time; it is written whole and linked into place
-    (atomic, never empty). A lock whose process is dead on this host is taken over.
+    (atomic, never empty). A lock whose process is dead on this host is taken over, by one process only when
+    several find it at once (:func:`vaetk._locks.take_over_if_stale`).
 
     Raises
     ------
@@ -251,8 +259,9 @@ def run_lock(run_dir: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                     continue  # released meanwhile
                 except (OSError, ValueError):
                     owner = None
-                if is_stale(owner, me):
-                    lock.unlink(missing_ok=True)  # its process was killed
+                if is_stale(owner, me):  # its process was killed
+                    take_over_if_stale(lock, lambda content: is_stale(_owner(content), me),
+                                       lambda: lock.unlink(missing_ok=True))
                     continue
                 raise DataError(
                     f"The run directory {str(run_dir)!r} is in use by {describe_owner(owner)}: two trainings "
