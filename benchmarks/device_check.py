@@ -14,6 +14,10 @@ Cases, each independent (a failing case is recorded with its error and the other
 - ``ensemble``: an epoch of an ensemble of K = 1, 10, 25, 50 DenseVAE members (one batched model) against a
   single run, and the trials per hour it gives at the paper's 6,500 epochs per trial.
 - ``knn``: the k-NN KL estimator at n = 65,536 on the CPU against a brute-force torch k-NN on the device.
+- ``processes``: P = 1, 2, 4, 8 independent training processes started together on the device: aggregate
+  samples per second against one process (several trials per GPU instead of an ensemble).
+- ``profile``: one epoch of a single run under torch.profiler: device kernel time against wall time, and the
+  kernels that take most of it.
 """
 
 from __future__ import annotations
@@ -232,8 +236,103 @@ def case_knn(device: torch.device, quick: bool) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------------- report
 
+# ---------------------------------------------------------------------------------------------------- processes
+
+_CHILD = """
+import json, sys, time, warnings
+from pathlib import Path
+import torch
+from vaetk.training import OverRegularizationWarning
+from vaetk.training._ensemble import time_epoch
+device, n_train, epochs, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+torch.zeros(1, device=device)  # CUDA context before the start signal
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.01)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", OverRegularizationWarning)
+    row = time_epoch(1, device, n_train=n_train, epochs=epochs, n_threads=1)
+print(json.dumps(row), flush=True)
+"""
+
+
+def case_processes(device: torch.device, quick: bool) -> dict[str, Any]:
+    """P independent single-run trainings started together on one device (P = 1, 2, 4, 8): the aggregate samples
+    per second against one process alone, i.e. how many trials one device runs at once without slowing each."""
+    import subprocess
+    import tempfile
+
+    counts = (1, 2) if quick else (1, 2, 4, 8)
+    n_train, epochs = (BATCH, 2) if quick else (N_TRAIN, 6)
+    out: dict[str, Any] = {"epoch": f"{n_train} samples of {SHAPE}, batch {BATCH}, DenseVAE, one process per "
+                                    "training, all started at once"}
+    for p in counts:
+        with tempfile.TemporaryDirectory() as tmp:
+            go = Path(tmp) / "go"
+            procs = [subprocess.Popen([sys.executable, "-c", _CHILD, str(device), str(n_train), str(epochs),
+                                       str(go)], stdout=subprocess.PIPE, text=True) for _ in range(p)]
+            for proc in procs:
+                assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            go.touch()
+            rows = []
+            for proc in procs:
+                stdout, _ = proc.communicate(timeout=600)
+                if proc.returncode:
+                    raise RuntimeError(f"a training process exited with {proc.returncode}")
+                rows.append(json.loads(stdout.strip().splitlines()[-1]))
+        epoch_s = [r["ensemble_epoch_s"] for r in rows]
+        out[f"P{p}"] = {"epoch_s_mean": statistics.mean(epoch_s), "epoch_s_max": max(epoch_s),
+                        "samples_per_s": sum(n_train / e for e in epoch_s)}
+    base = out[f"P{counts[0]}"]["samples_per_s"]
+    out["throughput_vs_one_process"] = {f"P{p}": out[f"P{p}"]["samples_per_s"] / base for p in counts}
+    return out
+
+
+def case_profile(device: torch.device, quick: bool) -> dict[str, Any]:
+    """Where one DenseVAE training step's time goes: device kernel time against wall time (a ratio well below 1
+    means the step waits on Python and kernel launches), and the kernels that take most of it."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from vaetk.training._config import ExperimentConfig, ModelConfig, TrainingConfig
+    from vaetk.training._run import build_model
+    from vaetk.training._trainer import Trainer
+
+    config = ExperimentConfig(
+        model=ModelConfig(latent_dim=LATENT, architecture={"name": "dense_vae", "preset": "paper"},
+                          prior={"name": "standard_normal"}),
+        training=TrainingConfig(epochs=1, batch_size=BATCH, lr=5e-4, device=str(device), eval_every=10 ** 6,
+                                checkpoint_every=0, deterministic=False),
+        schedule={"kind": "constant", "value": 1.0})
+    gen = torch.Generator().manual_seed(0)
+    n = BATCH * (1 if quick else 8)
+    x, theta = torch.randn(n, *SHAPE, generator=gen), torch.randn(n, LATENT, generator=gen)
+    model = build_model(config, SHAPE)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Trainer(config, model, x, theta).fit()  # warm-up: kernel selection, allocator
+        trainer = Trainer(config, model, x, theta)
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+        _sync(device)
+        start = time.perf_counter()
+        with profile(activities=activities) as prof:
+            trainer.fit()
+            _sync(device)
+        wall = time.perf_counter() - start
+    events = prof.key_averages()
+
+    def device_us(e: Any) -> float:
+        return float(getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0.0)))
+
+    busy = sum(device_us(e) for e in events) / 1e6
+    top = sorted(events, key=device_us, reverse=True)[:8]
+    return {"steps": n // BATCH, "wall_s": wall, "device_kernel_s": busy, "device_busy_fraction": busy / wall,
+            "top_kernels_ms": {e.key[:80]: device_us(e) / 1e3 for e in top if device_us(e) > 0},
+            "kernel_launches": int(sum(e.count for e in events if device_us(e) > 0))}
+
+
 CASES: dict[str, Callable[[torch.device, bool], dict[str, Any]]] = {
     "solve": case_solve, "dense_vae": case_dense_vae, "ensemble": case_ensemble, "knn": case_knn,
+    "processes": case_processes, "profile": case_profile,
 }
 
 

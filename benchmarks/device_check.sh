@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 cpu_only=0
 if [ "${1:-}" = "--cpu-only" ]; then cpu_only=1; shift; fi
 out=${1:-${OUT:-device_check_out}}
-cases=${2:-solve,dense_vae,ensemble,knn}
+cases=${2:-solve,dense_vae,ensemble,knn,processes,profile}
 mkdir -p "$out"
 python=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 status=0
