@@ -41,3 +41,27 @@ def example_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in [m for m in sys.modules if m.startswith("vaetk_example_mog")]:
         del sys.modules[name]
     registry.priors.refresh()
+
+
+@pytest.fixture
+def worker_elsewhere(tmp_path: Path) -> Iterator[str]:
+    """The address of a Dask scheduler whose one worker is a separate process started in another working
+    directory (tmp_path / "elsewhere"), as on a cluster."""
+    import subprocess
+    import sys
+
+    from distributed import Client, LocalCluster
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster:  # the scheduler only
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+                                   "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], cwd=elsewhere,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with Client(cluster.scheduler_address) as client:
+                client.wait_for_workers(1, timeout=120)
+            yield cluster.scheduler_address
+        finally:
+            worker.terminate()
+            worker.wait(60)

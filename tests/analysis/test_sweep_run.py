@@ -56,6 +56,20 @@ def test_dask_local_cluster_three_trials_one_failing(tmp_path):
     assert [o.result for o in local.outcomes] == [o.result for o in res.outcomes]
 
 
+def test_relative_sweep_directory_with_a_worker_in_another_directory(tmp_path, monkeypatch, worker_elsewhere):
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    res = run_sweep({"data": {"path": "data.zarr"}}, "rel_sweep", seeds=2, trial=TRIAL, scheduler=worker_elsewhere,
+                    progress=False)
+    assert [o.status for o in res.outcomes] == ["ok", "ok"]
+    sweep = tmp_path / "here" / "rel_sweep"
+    assert {o.trial_id for o in load_outcomes(sweep)} == {"base__seed-0", "base__seed-1"}
+    assert not (tmp_path / "elsewhere" / "rel_sweep").exists()
+    # the data path each trial is given is the one the client meant
+    shipped = json.loads((sweep / "records" / "base__seed-0" / "trial_config.json").read_text())
+    assert shipped["data"]["path"] == str(tmp_path / "here" / "data.zarr")
+
+
 def test_a_different_sweep_in_the_same_directory_is_refused(tmp_path):
     run_sweep({"noise": 0.1}, tmp_path, seeds=1, trial=TRIAL, progress=False)
     with pytest.raises(ConfigError, match="already holds a different sweep"):

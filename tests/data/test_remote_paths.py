@@ -40,3 +40,15 @@ def test_worker_that_cannot_see_the_store_says_so(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"cannot see the store .*elsewhere\.zarr.*same absolute path") as err:
         gen.run_shard(task)
     assert "disk" not in str(err.value)
+
+
+
+def test_real_worker_in_another_directory(tmp_path: Path, small_config, monkeypatch: pytest.MonkeyPatch,
+                                          worker_elsewhere: str) -> None:
+    """A Dask worker process started in another working directory writes the store the client named, relative
+    path and all (shipped relative, the worker said it cannot see 'rel.zarr')."""
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    generate(small_config(train=4, test=2), "rel.zarr", seed=1, shard_size=2, scheduler=worker_elsewhere)
+    assert open_store(tmp_path / "here" / "rel.zarr").complete
+    assert not (tmp_path / "elsewhere" / "rel.zarr").exists()

@@ -349,7 +349,7 @@ def run_sweep(
     if ref == DEFAULT_TRIAL:
         _parse_first_trial(trials)
 
-    root = Path(sweep_dir)
+    root = Path(os.path.abspath(sweep_dir))  # absolute before any trial is shipped: workers may run elsewhere
     for sub in ("trials", "records"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     seed_key = seed_key if isinstance(seed_key, str) else list(seed_key)
@@ -370,7 +370,7 @@ def run_sweep(
         record.mkdir(parents=True, exist_ok=True)
         (root / "trials" / t.trial_id).mkdir(exist_ok=True)
         (record / OUTCOME_FILE).unlink(missing_ok=True)
-        atomic_write_json(record / CONFIG_FILE, t.config)
+        atomic_write_json(record / CONFIG_FILE, _absolute_data_paths(t.config))
         todo.append(t)
 
     with contextlib.closing(_run_trials(root, ref, todo, scheduler, workers, threads_per_trial, progress,
@@ -380,6 +380,17 @@ def run_sweep(
             atomic_write_json(root / "records" / outcome.trial_id / OUTCOME_FILE, outcome.to_json())
             outcomes[outcome.trial_id] = outcome
     return SweepResult(root, [outcomes[t.trial_id] for t in trials])
+
+
+def _absolute_data_paths(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``config`` with a relative ``data.path`` / ``data.test_path`` made absolute (against the working directory
+    here), so that a trial on a worker in another directory reads the same data."""
+    data = config.get("data")
+    if not isinstance(data, Mapping):
+        return config
+    paths = {key: os.path.abspath(data[key]) for key in ("path", "test_path")
+             if isinstance(data.get(key), str) and data[key]}
+    return {**config, "data": {**data, **paths}} if paths else config
 
 
 def _run_trials(root: Path, ref: str, todo: Sequence[Trial], scheduler: Any, workers: int, threads: int,
