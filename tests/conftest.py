@@ -54,7 +54,7 @@ def worker_elsewhere(tmp_path: Path) -> Iterator[str]:
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster:  # the scheduler only
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=":0") as cluster:  # the scheduler only
         worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
                                    "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], cwd=elsewhere,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -180,8 +180,10 @@ def start_local_cluster(n_workers: int) -> tuple[Any, Callable[[], None]]:
         "distributed.worker.memory.monitor-interval": "500ms",  # spill/pause/restart checks
     }
     with dask.config.set(quiet):  # the nannies pass this configuration on to their workers
+        # the dashboard on a free port: None still takes 8787, so a second cluster (another vaetk run, a user's
+        # own) would clash with it
         cluster = distributed.LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
         )
     client = distributed.Client(cluster, set_as_default=False)
 

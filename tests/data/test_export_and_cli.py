@@ -123,7 +123,7 @@ def test_cli_generate_preset_on_a_dask_scheduler(
     import distributed
 
     cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
     )
     with cluster:
         code = main(

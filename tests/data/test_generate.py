@@ -92,7 +92,7 @@ def test_identical_on_a_dask_local_cluster(
 
     # In-process workers (inproc:// transport): fast to start; the tasks are the same as on a remote cluster.
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     )
     with cluster, distributed.Client(cluster) as client:
         generate(small_config(), tmp_path / "dask.zarr", seed=7, shard_size=4, executor=client)

@@ -69,3 +69,28 @@ def test_dataset_items_must_be_fields_and_theta(tmp_path, store):
         _fit(config, DarcyDataset(store, "train"))  # items are fields only
     with pytest.raises(DataError, match="pass no separate training theta"):
         _fit(config, DarcyDataset(store, "train", return_theta=True), torch.zeros(40, 2))
+
+
+def test_streamed_constant_predictor_is_one_pass_and_matches_memory():
+    from torch.utils.data import TensorDataset
+
+    from vaetk.training import constant_predictor
+    from vaetk.training._streaming import DatasetColumn
+
+    gen = torch.Generator().manual_seed(0)
+    x = 1e4 + 1e-2 * torch.randn(1300, 2, 5, 5, generator=gen, dtype=torch.float64)  # 3 chunks; a large offset
+    reads = []
+
+    class Counting(TensorDataset):
+        def __getitem__(self, i):  # type: ignore[no-untyped-def]
+            reads.append(i)
+            return super().__getitem__(i)
+
+    column = DatasetColumn(Counting(x, torch.zeros(1300, 2)), 0, dtype=torch.float64)
+    reads.clear()  # the column read one item for its shape
+    streamed = constant_predictor(column)
+    memory = constant_predictor(x)
+    assert len(reads) == len(x)  # one pass over the store
+    torch.testing.assert_close(streamed.mean, memory.mean, rtol=1e-14, atol=0)
+    torch.testing.assert_close(streamed.variance, memory.variance, rtol=1e-9, atol=0)
+    assert streamed.rec_per_pixel == pytest.approx(memory.rec_per_pixel, rel=1e-12)

@@ -55,3 +55,16 @@ def test_unknown_schedulers_are_refused_before_any_work(scheduler: object) -> No
         next(run_tasks(square_or_fail, [1], scheduler=scheduler))
     with pytest.raises(ConfigError, match="pool 'fibers'"):
         next(run_tasks(square_or_fail, [1], pool="fibers"))  # type: ignore[arg-type]
+
+
+def test_two_local_clusters_at_once_do_not_clash() -> None:
+    """Each local cluster's dashboard takes a free port (a fixed 8787 made the second one warn, and fail here,
+    where warnings are errors)."""
+    from vaetk._executors import start_local_cluster
+
+    first = start_local_cluster(1)
+    try:
+        second = start_local_cluster(1)
+        second[1]()
+    finally:
+        first[1]()

@@ -65,13 +65,21 @@ def constant_predictor(x: Tensor, *, min_variance: float = 1e-12) -> ConstantPre
         mean = xd.mean(0)
         pixel_variance = xd.var(0, unbiased=False)  # (C, H, W)
         squared = (xd - mean).pow(2).mean(0)
-    else:  # data streamed from a Dataset: two passes in chunks, float64 sums
+    else:  # data streamed from a Dataset: one pass in chunks, merging each chunk's float64 mean and squared
+        # deviations into the running ones (Chan et al.; as stable as two passes, and each pass reads the store)
         from vaetk.training._streaming import chunks
 
-        n = len(x)
-        mean = sum(chunk.detach().to(torch.float64).sum(0) for chunk in chunks(x)) / n
-        pixel_variance = squared = sum((chunk.detach().to(torch.float64) - mean).pow(2).sum(0)
-                                       for chunk in chunks(x)) / n
+        count = 0
+        mean = m2 = torch.zeros(x.shape[1:], dtype=torch.float64)
+        for chunk in chunks(x):
+            c = chunk.detach().to(torch.float64)
+            c_mean = c.mean(0)
+            delta = c_mean - mean
+            total = count + c.shape[0]
+            mean = mean + delta * (c.shape[0] / total)
+            m2 = m2 + (c - c_mean).pow(2).sum(0) + delta.pow(2) * (count * c.shape[0] / total)
+            count = total
+        pixel_variance = squared = m2 / count
     variance = pixel_variance.mean(0).clamp_min(min_variance)
     channel_std = pixel_variance.mean((1, 2)).sqrt()
     channel_std = torch.where(channel_std > 0, channel_std, torch.ones_like(channel_std))
