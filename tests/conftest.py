@@ -48,7 +48,6 @@ def worker_elsewhere(tmp_path: Path) -> Iterator[str]:
     """The address of a Dask scheduler whose one worker is a separate process started in another working
     directory (tmp_path / "elsewhere"), as on a cluster."""
     import subprocess
-    import sys
 
     from distributed import Client, LocalCluster
 

@@ -78,4 +78,3 @@ def test_simultaneous_takeovers_leave_one_owner(tmp_path: Path, monkeypatch: pyt
     threads["A"].join(30)
     assert results["A"] == "locked"
     assert refusal in results["B"]  # B did not remove A's fresh lock
-
