@@ -30,8 +30,8 @@ def populate_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed-key", dest="seed_keys", action="append", default=None, metavar="KEY",
                         help="dotted key set to each trial's seed (repeatable; default training.seed)")
     parser.add_argument("--ensemble", type=int, default=1, metavar="K",
-                        help="train up to K seeds of a setting at once in one process, as one batched model (each "
-                             "still its own run directory and trial; default 1: every trial alone)")
+                        help="train up to K seeds of a setting at once in one process (each still its own run "
+                             "directory and trial; default 1: every trial alone)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
