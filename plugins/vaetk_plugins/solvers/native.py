@@ -10,7 +10,7 @@ GMRES on a rank-one-regularised operator whose solution gives both the pressure 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -52,8 +52,10 @@ class NativeSolver(Solver):
         coarse_nodes: int = 5
         coarsening: Literal["rediscretize", "galerkin"] = "rediscretize"
 
+        owner: ClassVar[str] = "solver 'native'"  # in messages (the torch solver's Config extends this one)
+
         def __post_init__(self) -> None:
-            owner = "solver 'native'"
+            owner = self.owner
             check_param(0 < self.tol < 1, "tol", "a number in (0, 1)", self.tol, owner)
             check_param(self.maxiter >= 1, "maxiter", "an int >= 1", self.maxiter, owner)
             check_param(self.pre_sweeps >= 0, "pre_sweeps", "an int >= 0", self.pre_sweeps, owner)

@@ -12,11 +12,12 @@ configuration written for a GPU machine still parses elsewhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar
 
 import numpy as np
 
 from vaetk.plugin import Solver, SolverResult, check_device, check_param, raise_if_unconverged
+from vaetk_plugins.solvers.native import NativeSolver
 
 
 class TorchSolver(Solver):
@@ -26,15 +27,13 @@ class TorchSolver(Solver):
     iterative = True
 
     @dataclass(frozen=True, kw_only=True)
-    class Config:
-        """Parameters of the torch solver.
+    class Config(NativeSolver.Config):
+        """Parameters of the torch solver: the native solver's (``tol``, ``maxiter``, ``pre_sweeps``,
+        ``post_sweeps``, ``coarse_nodes``, ``coarsening``; the paper scheme always uses Galerkin coarse levels
+        here), and where and how much at once.
 
         Attributes
         ----------
-        tol : float
-            Relative residual of the bordered system to reach.
-        maxiter : int
-            Krylov iterations at most (typically 8-20 CG or 10-25 GMRES steps are needed).
         device : str
             ``"auto"`` (the current CUDA device if there is one, else the CPU), ``"cpu"``, ``"cuda"`` or
             ``"cuda:N"``. Checked against the machine when a batch is solved (a ConfigError says what is there).
@@ -42,37 +41,17 @@ class TorchSolver(Solver):
             Samples solved at once (memory control: GMRES holds about 45 vectors of n^2 doubles per sample).
             None: 2^24 nodes per chunk on a GPU (n = 65: 3971 samples, 129: 1008, 257: 254, 513: 63), 2^20 on
             the CPU.
-        pre_sweeps, post_sweeps : int
-            Gauss-Seidel sweeps per level before / after the coarse correction (equal: symmetric V-cycle).
-        coarse_nodes : int
-            Coarsen until at most this many nodes per side remain, then solve densely.
-        coarsening : {"rediscretize", "galerkin"}
-            Coarse operators of the conservative scheme (as ``native``); the paper scheme always uses Galerkin.
         """
 
-        tol: float = 1e-10
-        maxiter: int = 100
         device: str = "auto"
         batch_size: int | None = None
-        pre_sweeps: int = 1
-        post_sweeps: int = 1
-        coarse_nodes: int = 5
-        coarsening: Literal["rediscretize", "galerkin"] = "rediscretize"
+        owner: ClassVar[str] = "solver 'torch'"
 
         def __post_init__(self) -> None:
-            owner = "solver 'torch'"
-            check_param(0 < self.tol < 1, "tol", "a number in (0, 1)", self.tol, owner)
-            check_param(self.maxiter >= 1, "maxiter", "an int >= 1", self.maxiter, owner)
-            check_device(self.device, owner)
+            super().__post_init__()
+            check_device(self.device, self.owner)
             check_param(self.batch_size is None or self.batch_size >= 1, "batch_size", "an int >= 1 or None",
-                        self.batch_size, owner)
-            check_param(self.pre_sweeps >= 0, "pre_sweeps", "an int >= 0", self.pre_sweeps, owner)
-            check_param(self.post_sweeps >= 0, "post_sweeps", "an int >= 0", self.post_sweeps, owner)
-            check_param(self.pre_sweeps + self.post_sweeps >= 1, "pre_sweeps", "such that pre_sweeps + "
-                        "post_sweeps >= 1 (a V-cycle without smoothing does not converge)", self.pre_sweeps, owner)
-            check_param(3 <= self.coarse_nodes <= 33, "coarse_nodes", "an int in [3, 33]", self.coarse_nodes, owner)
-            check_param(self.coarsening in ("rediscretize", "galerkin"), "coarsening",
-                        "one of 'rediscretize', 'galerkin'", self.coarsening, owner)
+                        self.batch_size, self.owner)
 
     @classmethod
     def example_config(cls) -> Config:
