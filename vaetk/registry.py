@@ -29,7 +29,7 @@ import importlib.metadata as metadata
 import inspect
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -534,10 +534,11 @@ class Registry:
         for group in self._groups.values():
             group.refresh()
 
-    def problems(self) -> list[DistributionProblem]:
-        """Problems in installed plugin metadata, across every group, without duplicates (see PluginGroup.problems)."""
+    def problems(self, groups: Iterable[PluginGroup] | None = None) -> list[DistributionProblem]:
+        """Problems in installed plugin metadata, across ``groups`` (default: every group), without duplicates
+        (see PluginGroup.problems)."""
         out: list[DistributionProblem] = []
-        for group in self._groups.values():
+        for group in self._groups.values() if groups is None else groups:
             out += [p for p in group.problems() if p not in out]
         return out
 

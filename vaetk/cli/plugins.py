@@ -40,17 +40,10 @@ def _shadowed(groups: list) -> dict[tuple[str, str, str], str]:
     return notes
 
 
-def _problems(groups: list) -> list:
-    out: list = []
-    for group in groups:
-        out += [p for p in group.problems() if p not in out]
-    return out
-
-
 def _list(args: argparse.Namespace) -> int:
     groups = _groups(args.group)
     notes = _shadowed(groups)
-    problems = _problems(groups)
+    problems = registry.problems(groups)
     entries = [info for group in groups for info in group.entries()]
     if args.json:
         rows = [{"group": i.group, "name": i.name, "value": i.value, "distribution": i.distribution,
@@ -79,7 +72,7 @@ def _check(args: argparse.Namespace) -> int:
 
     failed = checked = 0
     notes = _shadowed(_groups(args.group))
-    for problem in [] if args.name else _problems(_groups(args.group)):  # metadata problems: whole-install check
+    for problem in [] if args.name else registry.problems(_groups(args.group)):  # the whole install's metadata
         failed += 1
         print(f"✘ installed metadata: {problem}")
     for group in _groups(args.group):

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from vaetk._executors import LOCAL_CLUSTER
 from vaetk._validation import is_int
 from vaetk.config import check_param, config_to_dict, parse_config, preset_or_file
 from vaetk.config import preset_names as config_preset_names
@@ -339,7 +340,6 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
             n_threads=task.n_threads,
             source_quadrature=config.source_quadrature,
             return_info=True,
-            device=config.device,
         )
     except SolverError as exc:
         where = ", ".join(str(task.start + i) for i in exc.samples[:5]) + (" ..." if len(exc.samples) > 5 else "")
@@ -412,7 +412,6 @@ COORDINATE_ATTRS = {
 def _plugin_records(config: GenerationConfig) -> dict[str, Any]:
     """The distribution plugin that drew theta: name, fully resolved configuration (defaults included), and the
     package (distribution and version) that provided it, as run directories record their plugins."""
-    from vaetk.config import config_to_dict
     from vaetk.registry import registry
 
     table = dict(config.distribution)
@@ -537,12 +536,12 @@ def _stored_config(root: Path, resume: bool) -> GenerationConfig:
     return GenerationConfig.from_dict(stored, path=f"{root.name} (recorded configuration)")
 
 
-def _repair_kle_modes(info: _store.StoreInfo, config: GenerationConfig) -> None:
-    """Rewrite a damaged ``kle_modes`` from the store's KLE parameters, if the recomputed basis hashes to the
-    recorded SHA-256 (the eigensolver is deterministic for a given grid); otherwise refuse to add shards."""
+def _repair_kle_modes(info: _store.StoreInfo, config: GenerationConfig, problem: str) -> None:
+    """Rewrite a damaged ``kle_modes`` (``problem`` says how) from the store's KLE parameters, if the recomputed
+    basis hashes to the recorded SHA-256 (the eigensolver is deterministic for a given grid); otherwise refuse to
+    add shards."""
     from vaetk.darcy._kle import kle_basis
 
-    problem = _store.kle_modes_problem(info)
     basis = kle_basis(config.n, length_scale=config.kle.length_scale, variance=config.kle.variance,
                       mean=config.kle.mean, n_modes=config.n_modes)
     if _store.array_sha256(basis.modes) != info.attrs["kle"]["modes_sha256"]:
@@ -597,7 +596,7 @@ def _scheduler(executor: Any, scheduler: Any) -> Any:
     ConfigError
         Both given, or an executor or scheduler that is not accepted.
     """
-    from vaetk._executors import LOCAL_CLUSTER, check_scheduler
+    from vaetk._executors import check_scheduler
 
     if executor is not None and scheduler is not None:
         raise ConfigError(
@@ -729,10 +728,10 @@ def generate(
         raise ConfigError("generate(): resume and overwrite exclude each other; pick one.")
     scheduler = _scheduler(executor, scheduler)
     n_workers = n_workers or (1 if gpu else available_cpus())
-    if not gpu and (scheduler is None or isinstance(scheduler, str) and not scheduler.startswith("tcp://")):
+    if not gpu and scheduler in (None, LOCAL_CLUSTER):  # work on this machine: its memory must suffice
         from vaetk._memory import check_memory, darcy_solve_bytes  # before anything is allocated (issue 15)
 
-        batch = min(shard_size or 256, max(config.split.train, config.split.test))
+        batch = min(shard_size or DEFAULT_SHARD_SIZE, max(config.split.train, config.split.test))
         check_memory(n_workers * darcy_solve_bytes(config.n, batch, config.n_modes),
                      f"generating on a {config.n} x {config.n} grid ({n_workers} worker(s) solving {batch} sample(s) "
                      "at once)", "Use a smaller grid (n), fewer --workers or a smaller --shard-size.")
@@ -762,27 +761,25 @@ def generate(
         if existing:
             info = _store.open_store(root, mode="r+")
             seed, shard_size = _check_resume(info, config, seed, shard_size)
-            repaired_basis = bool(_store.kle_modes_problem(info))
+            basis_problem = _store.kle_modes_problem(info)
+            repaired_basis = basis_problem is not None
             if repaired_basis:  # new shards are built from it: repair it first
-                _repair_kle_modes(info, config)
-            modes = np.asarray(info.root["kle_modes"][...])
-            eigenvalues = np.asarray(info.attrs["kle"]["eigenvalues"])
+                _repair_kle_modes(info, config, basis_problem)
         else:
             seed = int(np.random.SeedSequence().entropy) if seed is None else seed
             shard_size = shard_size or DEFAULT_SHARD_SIZE
             _create_store(root, config, seed, shard_size)
             info = _store.open_store(root, mode="r+")
-            modes = np.asarray(info.root["kle_modes"][...])
-            eigenvalues = np.asarray(info.attrs["kle"]["eigenvalues"])
+        modes = np.asarray(info.root["kle_modes"][...])
+        eigenvalues = np.asarray(info.attrs["kle"]["eigenvalues"])
 
         tasks: list[ShardTask] = []
-        damaged: dict[str, list[int]] = {}  # flagged complete, but their data fails verification: repaired
+        # flagged complete, but their data fails verification: regenerated, and reported as repaired
+        damaged = {split: sorted(bad) for split, bad in _store.verify_store(info).items()} if existing else {}
         for split, count in info.splits.items():
-            for k in range(math.ceil(count / shard_size)):
-                if existing and _store.read_flag(root, split, k) is not None:
-                    if _store.verify_shard(info, split, k):
-                        continue
-                    damaged.setdefault(split, []).append(k)
+            n_shards = math.ceil(count / shard_size)
+            redo = sorted({*info.missing_shards(split), *damaged.get(split, ())}) if existing else range(n_shards)
+            for k in redo:
                 tasks.append(
                     ShardTask(
                         str(root),

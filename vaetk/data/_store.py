@@ -194,6 +194,9 @@ def writer_lock(root: Path) -> Iterator[dict[str, Any]]:
             ) from None
         else:
             break
+    else:
+        raise DataError(f"Could not lock the store {str(root)!r} (its lock {str(lock_dir)!r} keeps changing hands); "
+                        "run again.")
     try:
         yield me
     finally:
