@@ -349,7 +349,7 @@ def darcy_sensitivity(source: Any, *, n_thetas: int = 300, seed: int = 0, step: 
         split = "train" if "train" in store.splits else next(iter(store.splits))
         from vaetk.data._store import read_split
 
-        data = np.asarray(read_split(store, split)["fields"], dtype=np.float64)  # verified, as every read
+        data = np.asarray(read_split(store, split, ("fields",))["fields"], dtype=np.float64)  # verified, as every read
         s_from = f"constant predictor of the store's {split} fields ({len(data)} samples)"
     else:
         data = _eval(fields_of, thetas)

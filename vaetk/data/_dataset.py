@@ -64,12 +64,10 @@ def available_splits(path: str | os.PathLike[str]) -> list[str] | None:
 
 
 def _load_store(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    from vaetk.data._store import open_store, read_shard
+    from vaetk.data._store import open_store, read_split
 
-    info = open_store(path, require_complete=True)
-    group = info.split_group(split)
-    shards = [read_shard(info, split, k) for k in range(int(group.attrs["n_shards"]))]
-    return (np.concatenate([s["fields"] for s in shards]), np.concatenate([s["theta"] for s in shards]))
+    data = read_split(open_store(path, require_complete=True), split, ("fields", "theta"))
+    return data["fields"], data["theta"]
 
 
 class _ShardReader:

@@ -483,11 +483,11 @@ def read_shard(info: StoreInfo, split: str, shard: int, *, verify: bool = True) 
     return arrays
 
 
-def read_split(info: StoreInfo, split: str) -> dict[str, np.ndarray]:
-    """Every array of one split, shard by shard, each shard verified (see :func:`read_shard`)."""
+def read_split(info: StoreInfo, split: str, names: tuple[str, ...] = ARRAYS) -> dict[str, np.ndarray]:
+    """The arrays ``names`` of one split, read shard by shard, each shard verified (see :func:`read_shard`)."""
     n_shards = int(info.split_group(split).attrs["n_shards"])
     shards = [read_shard(info, split, k) for k in range(n_shards)]
-    return {name: np.concatenate([s[name] for s in shards]) for name in ARRAYS}
+    return {name: np.concatenate([s[name] for s in shards]) for name in names}
 
 
 def kle_modes_problem(info: StoreInfo) -> str | None:
