@@ -216,9 +216,8 @@ def _device_solver(solver: Any, scheme: str, device: str) -> tuple[str, Any]:
 
     check_device(device, "solve()")
     if isinstance(solver, str) and solver in ("auto", DEVICE_SOLVER):
-        name, instance = DEVICE_SOLVER, registry.solvers.get(DEVICE_SOLVER)({"device": device})
+        instance = registry.solvers.get(DEVICE_SOLVER)({"device": device})
     elif isinstance(solver, Solver) and any(f.name == "device" for f in dataclasses.fields(solver.config)):
-        name = getattr(solver, "name", None) or type(solver).__name__
         instance = type(solver)(dataclasses.replace(solver.config, device=device))
     else:
         named = solver if isinstance(solver, str) else type(solver).__name__
@@ -227,8 +226,7 @@ def _device_solver(solver: Any, scheme: str, device: str) -> tuple[str, Any]:
             f"given, which has no device setting. Pass solver='auto' or solver={DEVICE_SOLVER!r} with a device, "
             f"or leave device unset to use {named!r}."
         )
-    resolve_solver(instance, scheme)  # the scheme check
-    return name, instance
+    return resolve_solver(instance, scheme)  # name and the scheme check
 
 
 def solve(

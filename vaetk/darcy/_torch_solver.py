@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from vaetk.darcy._solve import check_device
+from vaetk.darcy._sources import trapezoid_weights
 from vaetk.errors import ConfigError
 
 __all__ = ["auto_batch_size", "resolve_device", "time_batch", "torch_solve"]
@@ -512,9 +513,7 @@ def torch_solve(
     K, f = permeability, source
     n = K.shape[-1]
     h = 1.0 / (n - 1)
-    c1 = K.new_ones(n)
-    c1[[0, -1]] = 0.5
-    w = (h * h) * c1[:, None] * c1[None, :]
+    w = torch.as_tensor(trapezoid_weights(n), dtype=K.dtype, device=K.device)
     a = fine_operator(K, scheme)
     rhs = f if scheme == "paper" else w * f
     rhs_norm = _dot(rhs, rhs).sqrt()
