@@ -244,3 +244,20 @@ def test_sweep_cli_ensemble_evaluate_and_summarize(store, tmp_path):
     assert "sd" in json.dumps(report)
     assert main(args) == 0  # a re-run finds every trial finished
     assert all(o.status == "ok" for o in load_outcomes(out))
+
+
+def test_a_member_whose_run_directory_is_in_use_fails_alone(store, tmp_path):
+    """Members lock their run directories as single runs do (another live process holds member 1's)."""
+    import os
+    import socket
+
+    from vaetk.errors import DataError
+    from vaetk.training._files import LOCK
+
+    outs = [tmp_path / "m0", tmp_path / "m1"]
+    outs[1].mkdir()
+    (outs[1] / LOCK).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": "x"}))
+    results = train_ensemble(_config(store), [0, 1], outs)
+    assert not isinstance(results[0], Exception) and (outs[0] / "model.pt").exists()
+    assert isinstance(results[1], DataError) and "is in use by" in str(results[1])
+    assert not (outs[1] / "model.pt").exists() and (outs[1] / LOCK).exists()  # the other process's lock stays

@@ -137,12 +137,6 @@ def _read_outcome(run_dir: Path) -> TrialOutcome | None:
     return TrialOutcome(**data)
 
 
-def execute_trial(ref: str, run_dir: str, record_dir: str, trial_id: str, setting: dict[str, Any], seed: int,
-                  threads: int) -> dict[str, Any]:
-    """Run one prepared trial in a fresh interpreter and return its outcome record (also run on Dask workers)."""
-    return execute_group(ref, [run_dir], [record_dir], [trial_id], [setting], [seed], threads)[0]
-
-
 def execute_group(ref: str, run_dirs: Sequence[str], record_dirs: Sequence[str], trial_ids: Sequence[str],
                   settings: Sequence[dict[str, Any]], seeds: Sequence[int], threads: int) -> list[dict[str, Any]]:
     """Run prepared trials in one fresh interpreter (several: as one ensemble, ``--ensemble``) and return their

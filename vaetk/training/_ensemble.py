@@ -61,7 +61,7 @@ import copy
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -232,8 +232,6 @@ class EnsembleTrainer:
             after = _rng_state(self.device)
             if any(not torch.equal(before[key], after[key]) for key in before):
                 return True
-            if self.batching == "loop":
-                return False
             params = {n: p.detach()[None] for n, p in model.named_parameters() if n in self._prior_params}
             buffers = {n: b[None] for n, b in model.named_buffers() if n in self._prior_buffers}
 
@@ -459,7 +457,7 @@ class EnsembleTrainer:
                         m.begin(states[k])
                 except Exception as exc:  # noqa: BLE001 - recorded for that member
                     self._fail(k, exc)
-            self.loop_prior = self._prior_outside_vmap()
+            self.loop_prior = self.batching == "vmap" and self._prior_outside_vmap()
             bar = None
             if self.progress:
                 from tqdm.auto import tqdm
@@ -526,8 +524,6 @@ def train_ensemble(config: ExperimentConfig | Sequence[ExperimentConfig], seeds:
         directory that cannot be used) while the others went on. Errors common to all (bad configuration,
         missing data) are raised.
     """
-    from vaetk.training import _run
-
     if isinstance(config, ExperimentConfig):
         if seeds is None:
             raise ConfigError("train_ensemble: give the seeds, or a list of member experiments.")
@@ -542,11 +538,21 @@ def train_ensemble(config: ExperimentConfig | Sequence[ExperimentConfig], seeds:
     if len({o.resolve() for o in outs}) != len(outs):
         raise ConfigError("train_ensemble: every member needs its own run directory.")
     check_ensemble(configs)
+    with ExitStack() as locks:  # each member's run directory is locked for the whole run, as train_experiment's
+        return _train_locked(configs, outs, locks, resume, progress, callbacks, batching)
+
+
+def _train_locked(configs: list[ExperimentConfig], outs: list[Path], locks: ExitStack, resume: bool,
+                  progress: bool, callbacks: Sequence[Any], batching: str) -> list[TrainResult | Exception]:
+    from vaetk.training import _files as files
+    from vaetk.training import _run
+
     n = len(configs)
     failed: dict[int, Exception] = {}
     existing: list[Any] = [None] * n
     for k, (c, out) in enumerate(zip(configs, outs, strict=True)):
         try:
+            locks.enter_context(files.run_lock(out))
             existing[k] = _run._check_run_dir(out, c, resume)
         except DataError as exc:
             failed[k] = exc
